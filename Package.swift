@@ -9,6 +9,7 @@ import PackageDescription
 //   Tokenization           BERT WordPiece tokenizer, identical to Hugging Face's
 //   Kernels                BLAS-backed matrix work and layer kernels
 //   Bert                   BERT config, weights and the batched forward pass
+//   Hashing                SHA-256 content hashes for provenance
 //   Datasets               reading labelled text datasets (JSON Lines, TSV, CSV)
 //   Distillery             the `distillery` command line
 let package = Package(
@@ -31,7 +32,8 @@ let package = Package(
         .target(name: "Tokenization"),
         .target(name: "Kernels", dependencies: ["CBLAS"]),
         .target(name: "Bert", dependencies: ["Kernels", "SafeTensors", "Tokenization"]),
-        .target(name: "Datasets"),
+        .target(name: "Hashing"),
+        .target(name: "Datasets", dependencies: ["Hashing"]),
         .executableTarget(name: "Distillery", dependencies: [
             "Bert", "Tokenization", "SafeTensors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -42,7 +44,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "BertTests", dependencies: ["Bert", "SafeTensors"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing"]),
         .testTarget(name: "CLITests", dependencies: []),
     ]
 )
