@@ -13,9 +13,12 @@ func makeTemporaryDirectory(_ test: XCTestCase) throws -> URL {
 /// Raw file bytes: little-endian header length, header text, data. `length` overrides the
 /// declared header length to craft inconsistent files.
 func craftedFile(header: String, data: [UInt8] = [], length: UInt64? = nil) -> Data {
-    let text = Array(header.utf8)
-    var bytes = withUnsafeBytes(of: (length ?? UInt64(text.count)).littleEndian) { Array($0) }
-    bytes += text + data
+    craftedFile(headerBytes: Array(header.utf8), data: data, length: length)
+}
+
+func craftedFile(headerBytes: [UInt8], data: [UInt8] = [], length: UInt64? = nil) -> Data {
+    var bytes = withUnsafeBytes(of: (length ?? UInt64(headerBytes.count)).littleEndian) { Array($0) }
+    bytes += headerBytes + data
     return Data(bytes)
 }
 
