@@ -8,7 +8,7 @@ import PackageDescription
 //   SafeTensors            reading and writing .safetensors files
 //   Tokenization           BERT WordPiece tokenizer, identical to Hugging Face's
 //   Kernels                BLAS-backed matrix work and layer kernels
-//   Bert                   BERT config, weights and the batched forward pass
+//   Bert                   BERT config, weights (strict loading, export) and the batched forward pass
 //   Hashing                SHA-256 content hashes for provenance
 //   Datasets               reading labelled text datasets (JSON Lines, TSV, CSV)
 //   Distillery             the `distillery` command line
@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "SafeTensors"),
         .target(name: "Tokenization"),
         .target(name: "Kernels", dependencies: ["CBLAS"]),
-        .target(name: "Bert", dependencies: ["Kernels", "SafeTensors", "Tokenization"]),
+        .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
         .target(name: "Hashing"),
         .target(name: "Datasets", dependencies: ["Hashing"]),
         .executableTarget(name: "Distillery", dependencies: [
