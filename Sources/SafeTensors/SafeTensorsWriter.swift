@@ -50,6 +50,12 @@ public struct SafeTensorsWriter {
 
     private static func encode<Value, Word: FixedWidthInteger>(_ values: [Value], _ bits: (Value) -> Word) -> [UInt8] {
         let size = MemoryLayout<Word>.size
+        #if _endian(little)
+        // Float and Int64 are already their little-endian bit patterns: one copy (fast in debug too).
+        if MemoryLayout<Value>.size == size && (Value.self == Float.self || Value.self == Int64.self) {
+            return values.withUnsafeBytes { Array($0) }
+        }
+        #endif
         return [UInt8](unsafeUninitializedCapacity: values.count * size) { buffer, initialized in
             let raw = UnsafeMutableRawBufferPointer(buffer)
             for (i, value) in values.enumerated() {

@@ -6,7 +6,7 @@ extension SafeTensorsFile {
         let info = try info(name)
         return try withBytes(of: info) { bytes -> [Float] in
             switch info.dtype {
-            case .f32: return Self.decode(bytes, as: UInt32.self) { Float(bitPattern: $0) }
+            case .f32: return Self.copyOrDecode(bytes, as: UInt32.self) { Float(bitPattern: $0) }
             case .f16: return Self.decode(bytes, as: UInt16.self, HalfPrecision.float(fromHalf:))
             case .bf16: return Self.decode(bytes, as: UInt16.self, HalfPrecision.float(fromBFloat16:))
             case .f64: return Self.decode(bytes, as: UInt64.self) { Float(Double(bitPattern: $0)) }
@@ -31,7 +31,7 @@ extension SafeTensorsFile {
         let info = try info(name)
         return try withBytes(of: info) { bytes -> [Int64] in
             switch info.dtype {
-            case .i64: return Self.decode(bytes, as: UInt64.self) { Int64(bitPattern: $0) }
+            case .i64: return Self.copyOrDecode(bytes, as: UInt64.self) { Int64(bitPattern: $0) }
             case .i32: return Self.decode(bytes, as: UInt32.self) { Int64(Int32(bitPattern: $0)) }
             case .i16: return Self.decode(bytes, as: UInt16.self) { Int64(Int16(bitPattern: $0)) }
             case .i8: return Self.decode(bytes, as: UInt8.self) { Int64(Int8(bitPattern: $0)) }
@@ -40,6 +40,23 @@ extension SafeTensorsFile {
                 throw SafeTensorsError.wrongDType(file: url.path, key: name, dtype: info.dtype, requested: "Int64")
             }
         }
+    }
+
+    /// For element types stored as-is: one memcpy on little-endian hosts (also keeps debug builds,
+    /// where the per-element loop is slow, loading checkpoints quickly); `decode` elsewhere.
+    private static func copyOrDecode<Raw: FixedWidthInteger, Element>(
+        _ bytes: UnsafeRawBufferPointer, as raw: Raw.Type, _ transform: (Raw) -> Element
+    ) -> [Element] {
+        #if _endian(little)
+        precondition(MemoryLayout<Element>.size == MemoryLayout<Raw>.size)
+        let count = bytes.count / MemoryLayout<Element>.size
+        return [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+            UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
+            initialized = count
+        }
+        #else
+        return decode(bytes, as: raw, transform)
+        #endif
     }
 
     /// Reads consecutive little-endian `Raw` words and maps each one.
