@@ -17,4 +17,15 @@ public struct DatasetFields: Sendable, Codable, Equatable {
         self.label = label
         self.id = id
     }
+
+    // Written by hand so a saved configuration may leave out "text" and get the default.
+    enum CodingKeys: String, CodingKey { case text, textPair, label, id }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        text = try container.decodeIfPresent(String.self, forKey: .text) ?? "text"
+        textPair = try container.decodeIfPresent(String.self, forKey: .textPair)
+        label = try container.decodeIfPresent(String.self, forKey: .label)
+        id = try container.decodeIfPresent(String.self, forKey: .id)
+    }
 }

@@ -8,11 +8,15 @@ public enum ContentHash {
 
     /// The hash of a file's bytes, read in 4 MiB blocks so memory stays flat.
     public static func file(at url: URL) throws -> String {
+        // Checked first because Foundation's message for it is vague on Linux.
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ContentHashError(path: url.path, reason: "no such file")
+        }
         let handle: FileHandle
         do {
             handle = try FileHandle(forReadingFrom: url)
         } catch {
-            throw ContentHashError(path: url.path, reason: "cannot open: \(reasonText(error))")
+            throw ContentHashError(path: url.path, reason: "cannot open: \(error.localizedDescription)")
         }
         defer { try? handle.close() }
         var hasher = SHA256Hasher()
@@ -21,7 +25,7 @@ public enum ContentHash {
             do {
                 block = try handle.read(upToCount: fileBlockSize)
             } catch {
-                throw ContentHashError(path: url.path, reason: "read failed: \(reasonText(error))")
+                throw ContentHashError(path: url.path, reason: "read failed: \(error.localizedDescription)")
             }
             guard let block, !block.isEmpty else { break }
             hasher.update(block)
@@ -51,17 +55,10 @@ public enum ContentHash {
     static func format(_ hasher: SHA256Hasher) -> String {
         "sha256:" + hasher.hexDigest()
     }
-
-    private static func reasonText(_ error: Error) -> String {
-        if let posix = (error as? CocoaError)?.underlying as? POSIXError {
-            return String(cString: strerror(posix.code.rawValue))
-        }
-        return error.localizedDescription
-    }
 }
 
 /// A file that could not be hashed, with its path.
-public struct ContentHashError: Error, CustomStringConvertible {
+public struct ContentHashError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let reason: String
 

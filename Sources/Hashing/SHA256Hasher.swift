@@ -2,7 +2,7 @@ import Foundation
 
 /// Incremental SHA-256 (FIPS 180-4). Feed bytes with `update`, read the digest
 /// with `finalize`; finalising does not consume the hasher, so more bytes may follow.
-public struct SHA256Hasher {
+public struct SHA256Hasher: Sendable {
     var state = SHA256State()
     // Bytes waiting for a full 64-byte block; always fewer than 64.
     var pending: [UInt8] = []

@@ -66,12 +66,14 @@ final class LabelMapTests: XCTestCase {
                        reason: "label 1 is a number but earlier labels are class names (line 1); pass a label map to mix them")
     }
 
-    func testCodableRoundTrip() throws {
+    func testCodable() throws {
         let map = LabelMap(names: ["b", "a"])
         let json = try JSONEncoder().encode(map)
         XCTAssertEqual(String(decoding: json, as: UTF8.self), "{\"names\":[\"b\",\"a\"]}")
         XCTAssertEqual(try JSONDecoder().decode(LabelMap.self, from: json), map)
         let fields = DatasetFields(text: "s", label: "y")
         XCTAssertEqual(try JSONDecoder().decode(DatasetFields.self, from: JSONEncoder().encode(fields)), fields)
+        XCTAssertEqual(try JSONDecoder().decode(DatasetFields.self, from: Data("{\"label\": \"y\"}".utf8)),
+                       DatasetFields(label: "y"), "text defaults when left out")
     }
 }
