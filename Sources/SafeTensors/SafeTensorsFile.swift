@@ -2,7 +2,8 @@ import Foundation
 
 /// A .safetensors file opened for reading: the header is parsed and fully validated up front, so
 /// every later read is in bounds. The file is memory-mapped where Foundation supports it, so
-/// opening a large checkpoint costs only the pages actually read.
+/// opening a large checkpoint costs only the pages actually read. (Like any mapping, truncating
+/// the file on disk while it is open is not survivable; replace files by rename, as the writer does.)
 public struct SafeTensorsFile: Sendable {
     public let url: URL
     public let metadata: [String: String]

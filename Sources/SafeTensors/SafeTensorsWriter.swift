@@ -1,8 +1,9 @@
 import Foundation
 
-/// Collects tensors, then writes a .safetensors file in one atomic step. The output matches the
-/// reference `safetensors.save_file` byte for byte (given the same metadata): compact JSON
-/// header padded with spaces to a multiple of 8, data ordered by dtype (widest first) then name.
+/// Collects tensors, then writes a .safetensors file in one atomic step. Layout as the reference
+/// `safetensors.save_file`: compact JSON header padded with spaces to a multiple of 8, data ordered
+/// by dtype (widest first) then name; our metadata keys are sorted. The bytes are identical to the
+/// reference's whenever metadata has at most one key (the reference orders it by hash).
 public struct SafeTensorsWriter {
     struct Entry {
         let dtype: SafeTensorsDType
