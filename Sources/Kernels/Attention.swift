@@ -1,5 +1,3 @@
-import Foundation
-
 /// Multi-head self-attention on fused projections.
 /// qkv (B, T, 3C): per token [q | k | v], heads are contiguous d = C/H slices of each.
 /// mask (B, T): 1 for real tokens, 0 for padding; padded keys get probability exactly 0
@@ -31,16 +29,17 @@ public func attentionForward(
 }
 
 /// In place: row = softmax(row) over entries whose mask is non-zero; masked entries become 0.
+/// The exponentials and the sum are separate loops so the first one vectorises.
 @inline(__always)
 func softmaxRowMasked(_ row: UnsafeMutablePointer<Float>, _ mask: UnsafePointer<Int32>, count: Int) {
     var maxValue = -Float.infinity
     for j in 0..<count where mask[j] != 0 { maxValue = max(maxValue, row[j]) }
-    var sum: Float = 0
     for j in 0..<count {
-        let e: Float = mask[j] != 0 ? expf(row[j] - maxValue) : 0
-        row[j] = e
-        sum += e
+        let e = fastExp(row[j] - maxValue)
+        row[j] = mask[j] != 0 ? e : 0
     }
+    var sum: Float = 0
+    for j in 0..<count { sum += row[j] }
     let inv = sum > 0 ? 1 / sum : 0
     for j in 0..<count { row[j] *= inv }
 }

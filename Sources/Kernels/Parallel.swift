@@ -27,6 +27,10 @@ public func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<
         body(0..<count)
         return
     }
+    // BLAS calls inside the workers run single-threaded: OpenBLAS would otherwise split even
+    // small GEMMs over its own pool from every worker at once and the threads fight for cores.
+    openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(Int32(Threads.count)) }
     withoutActuallyEscaping(body) { body in
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let start = count * w / workers, end = count * (w + 1) / workers

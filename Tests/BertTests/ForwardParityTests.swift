@@ -38,6 +38,9 @@ final class ForwardParityTests: XCTestCase {
         try assertMatches(forward.pooled, expected, "pooled", tolerance: 1e-4)
     }
 
+    /// Padding may change only rounding: BLAS blocks a 3-row GEMM differently from a 30-row one,
+    /// so sums are taken in another order (~1e-6 on O(1) activations); 1e-5 leaves room for that
+    /// and would still catch a padded key leaking into attention (errors of order 1e-1).
     func testPaddingNeverChangesRealTokenOutputs() throws {
         let model = try BertModel.load(directory: Fixtures.bert.appendingPathComponent("tiny-base"))
         let expected = try SafeTensorsFile(url: Fixtures.bert.appendingPathComponent("tiny-base-expected.safetensors"))
@@ -52,7 +55,7 @@ final class ForwardParityTests: XCTestCase {
         for layer in 0...model.config.numHiddenLayers {
             let a = Array(alone.hiddenState(layer: layer)), p = padded.hiddenState(layer: layer)
             let inBatch = Array(p[(row * c)..<((row + 3) * c)])
-            XCTAssertLessThanOrEqual(zip(a, inBatch).map { abs($0 - $1) }.max()!, 1e-6, "layer \(layer)")
+            XCTAssertLessThanOrEqual(zip(a, inBatch).map { abs($0 - $1) }.max()!, 1e-5, "layer \(layer)")
         }
     }
 

@@ -1,0 +1,49 @@
+/// Elementary functions for the hot loops, branch-free so that loops over them vectorise.
+/// glibc's expf and erff cost ~10 and ~40 ns per call here; softmax and GELU call them for
+/// every attention score and every FFN activation.
+
+/// e^x for x in [-87, 88]: x = n·ln2 + r with |r| ≤ ln2/2 (Cody–Waite split of ln2), e^r by its
+/// Taylor series to degree 7 (truncation error r⁸/8! < 6e-9), 2ⁿ built in the exponent bits.
+/// n is rounded by adding 1.5·2²³ (the float adder rounds to nearest), which also keeps NaN
+/// from trapping in an integer conversion.
+@inline(__always)
+func expInRange(_ x: Float) -> Float {
+    let shifted = x * 1.44269504088896341 + 12_582_912
+    let n = shifted - 12_582_912
+    let r = (x - n * 0.693359375) - n * -2.12194440e-4
+    var p: Float = 1.0 / 5040
+    p = p * r + 1.0 / 720
+    p = p * r + 1.0 / 120
+    p = p * r + 1.0 / 24
+    p = p * r + 1.0 / 6
+    p = p * r + 0.5
+    p = p * r + 1
+    p = p * r + 1
+    return p * Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) << 23)
+}
+
+/// e^x to ~2 ulp; below -87 it flushes to 0 (far below what a softmax sum resolves), above 88 it
+/// saturates at e^88.
+@inline(__always)
+public func fastExp(_ x: Float) -> Float {
+    let y = expInRange(min(max(x, -87), 88))
+    return x < -87 ? 0 : y
+}
+
+/// erf(x) to within 4e-7 absolute: 1 - e^(-x²)·erfcx(|x|) with erfcx from ErfPolynomial.swift,
+/// |x| clamped at 4 where erf is 1 in Float.
+@inline(__always)
+public func fastErf(_ x: Float) -> Float {
+    let a = min(abs(x), 4)
+    let t = 1 / (1 + erfFitP * a)
+    var y = erfFitC7
+    y = y * t + erfFitC6
+    y = y * t + erfFitC5
+    y = y * t + erfFitC4
+    y = y * t + erfFitC3
+    y = y * t + erfFitC2
+    y = y * t + erfFitC1
+    y = y * t + erfFitC0
+    let e = 1 - expInRange(-a * a) * y
+    return x < 0 ? -e : e
+}
