@@ -7,25 +7,24 @@ struct BasicTokenizer: Sendable {
     let lowercase: Bool
     let stripAccents: Bool
     let splitChinese: Bool
-    /// Words HF leaves whole and un-lower-cased (the special tokens), as UTF-8. Only reached when
-    /// cleaning assembles one, e.g. "[SE\u{0}P]", since special tokens in the raw text are split
-    /// off earlier.
-    let neverSplit: [[UInt8]]
+    /// Words HF leaves whole and un-lower-cased (the special tokens). Only reached when cleaning
+    /// assembles one, e.g. "[SE\u{0}P]", since special tokens in the raw text are split off earlier.
+    let neverSplit: [String]
 
     /// Calls `body` with each resulting piece as UTF-8, in order.
     func forEachPiece(in text: Substring, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
-        var word: [Unicode.Scalar] = []
+        var word: [Unicode.Scalar] = []  // the current whitespace-separated word, cleaned
         word.reserveCapacity(32)
         var wordIsASCII = true
-        var piece: [UInt8] = []
-        piece.reserveCapacity(64)
+        var bytes: [UInt8] = []  // the current word after normalisation, as UTF-8
+        bytes.reserveCapacity(64)
 
         func finishWord() {
             guard !word.isEmpty else { return }
             if wordIsASCII {
-                splitASCIIWord(word, piece: &piece, body)
+                splitASCIIWord(word, into: &bytes, body)
             } else {
-                splitWord(word, piece: &piece, body)
+                splitWord(word, into: &bytes, body)
             }
             word.removeAll(keepingCapacity: true)
             wordIsASCII = true
@@ -52,36 +51,36 @@ struct BasicTokenizer: Sendable {
 
     /// The common case: NFC and accent stripping leave ASCII unchanged, so bytes suffice.
     private func splitASCIIWord(
-        _ word: [Unicode.Scalar], piece: inout [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> Void
+        _ word: [Unicode.Scalar], into bytes: inout [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> Void
     ) {
-        piece.removeAll(keepingCapacity: true)
-        if neverSplit.contains(where: { $0.elementsEqual(word.lazy.map { UInt8(truncatingIfNeeded: $0.value) }) }) {
-            for scalar in word { piece.append(UInt8(truncatingIfNeeded: scalar.value)) }
-            piece.withUnsafeBufferPointer(body)
+        bytes.removeAll(keepingCapacity: true)
+        for scalar in word { bytes.append(UInt8(truncatingIfNeeded: scalar.value)) }
+        if isNeverSplit(bytes) {
+            bytes.withUnsafeBufferPointer(body)
             return
         }
-        for scalar in word {
-            var byte = UInt8(truncatingIfNeeded: scalar.value)
-            if CharacterClasses.isASCIIPunctuation(byte) {
-                emit(&piece, body)
-                piece.append(byte)
-                emit(&piece, body)
-            } else {
-                if lowercase && (0x41...0x5A).contains(byte) { byte |= 0x20 }
-                piece.append(byte)
-            }
+        if lowercase {
+            for i in bytes.indices where (0x41...0x5A).contains(bytes[i]) { bytes[i] |= 0x20 }
         }
-        emit(&piece, body)
+        bytes.withUnsafeBufferPointer { word in
+            var start = 0
+            for i in word.indices where CharacterClasses.isASCIIPunctuation(word[i]) {
+                if start < i { body(UnsafeBufferPointer(rebasing: word[start..<i])) }
+                body(UnsafeBufferPointer(rebasing: word[i..<i + 1]))
+                start = i + 1
+            }
+            if start < word.count { body(UnsafeBufferPointer(rebasing: word[start...])) }
+        }
     }
 
     private func splitWord(
-        _ word: [Unicode.Scalar], piece: inout [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> Void
+        _ word: [Unicode.Scalar], into bytes: inout [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> Void
     ) {
         // HF normalises the whole text to NFC; no composition crosses a space, so per word is the same.
         let composed = String(String.UnicodeScalarView(word)).precomposedStringWithCanonicalMapping
-        if neverSplit.contains(where: { $0.elementsEqual(composed.utf8) }) {
-            piece = Array(composed.utf8)
-            piece.withUnsafeBufferPointer(body)
+        bytes = Array(composed.utf8)
+        if isNeverSplit(bytes) {
+            bytes.withUnsafeBufferPointer(body)
             return
         }
         var scalars = Array(composed.unicodeScalars)
@@ -90,23 +89,28 @@ struct BasicTokenizer: Sendable {
             let decomposed = String(String.UnicodeScalarView(scalars)).decomposedStringWithCanonicalMapping
             scalars = decomposed.unicodeScalars.filter { $0.properties.generalCategory != .nonspacingMark }
         }
-        piece.removeAll(keepingCapacity: true)
+        // Each punctuation scalar is a piece of its own; the runs between are pieces too.
+        bytes.removeAll(keepingCapacity: true)
+        var pieces: [Range<Int>] = []
+        var start = 0
         for scalar in scalars {
-            if CharacterClasses.isPunctuation(scalar) {
-                emit(&piece, body)
-                UTF8.encode(scalar) { piece.append($0) }
-                emit(&piece, body)
-            } else {
-                UTF8.encode(scalar) { piece.append($0) }
+            guard CharacterClasses.isPunctuation(scalar) else {
+                UTF8.encode(scalar) { bytes.append($0) }
+                continue
             }
+            if start < bytes.count { pieces.append(start..<bytes.count) }
+            start = bytes.count
+            UTF8.encode(scalar) { bytes.append($0) }
+            pieces.append(start..<bytes.count)
+            start = bytes.count
         }
-        emit(&piece, body)
+        if start < bytes.count { pieces.append(start..<bytes.count) }
+        bytes.withUnsafeBufferPointer { word in
+            for piece in pieces { body(UnsafeBufferPointer(rebasing: word[piece])) }
+        }
     }
 
-    /// Hands a non-empty piece to `body` and empties it.
-    private func emit(_ piece: inout [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
-        guard !piece.isEmpty else { return }
-        piece.withUnsafeBufferPointer(body)
-        piece.removeAll(keepingCapacity: true)
+    private func isNeverSplit(_ bytes: [UInt8]) -> Bool {
+        neverSplit.contains { $0.utf8.count == bytes.count && $0.utf8.elementsEqual(bytes) }
     }
 }

@@ -45,7 +45,7 @@ public struct BertTokenizer: Sendable {
             lowercase: config.doLowerCase,
             stripAccents: config.stripAccents ?? config.doLowerCase,
             splitChinese: config.tokenizeChineseChars,
-            neverSplit: specials.all.map { Array($0.utf8) })
+            neverSplit: specials.all)
         wordPiece = WordPiece(vocabulary: vocabulary, unknownId: specialIds[0])
     }
 
@@ -106,6 +106,8 @@ public struct BertTokenizer: Sendable {
     func ids(of text: String) -> [Int32] {
         var ids: [Int32] = []
         ids.reserveCapacity(text.utf8.count / 4 + 4)
+        // Locals, so the closures below do not copy the whole tokenizer on every piece.
+        let basic = basic, wordPiece = wordPiece, specialIds = specialIds
         specials.split(text) { segment in
             basic.forEachPiece(in: segment) { wordPiece.appendIds(of: $0, to: &ids) }
         } special: { index in

@@ -18,7 +18,13 @@ enum CharacterClasses {
     /// Python's `str.split()`, which is the same as a space here.
     static func cleaning(_ scalar: Unicode.Scalar, splitChinese: Bool) -> CleaningClass {
         let value = scalar.value
-        if value < 0x80 { return asciiCleaning[Int(value)] }
+        if value < 0x80 {
+            switch value {
+            case 9, 10, 13, 32: return .space
+            case 0..<32, 127: return .drop
+            default: return .keep
+            }
+        }
         if value == 0xFFFD { return .drop }
         let properties = scalar.properties
         guard let age = properties.age,
@@ -59,13 +65,5 @@ enum CharacterClasses {
             || (0x20000...0x2A6DF).contains(value) || (0x2A700...0x2B73F).contains(value)
             || (0x2B740...0x2B81F).contains(value) || (0x2B820...0x2CEAF).contains(value)
             || (0xF900...0xFAFF).contains(value) || (0x2F800...0x2FA1F).contains(value)
-    }
-
-    private static let asciiCleaning: [CleaningClass] = (0..<128).map { value in
-        switch value {
-        case 9, 10, 13, 32: return .space
-        case 0..<32, 127: return .drop
-        default: return .keep
-        }
     }
 }

@@ -43,21 +43,16 @@ struct TokenTable: Sendable {
 
     func id(for key: UnsafeBufferPointer<UInt8>) -> Int32? {
         var slot = Self.hash(key) & slotMask
-        return bytes.withUnsafeBufferPointer { stored in
-            while true {
-                let entry = Int(slots[slot])
-                if entry < 0 { return nil }
-                let start = offsets[entry], end = offsets[entry + 1]
-                if end - start == key.count {
-                    var equal = true
-                    for i in 0..<key.count where stored[start + i] != key[i] {
-                        equal = false
-                        break
-                    }
-                    if equal { return ids[entry] }
-                }
-                slot = (slot + 1) & slotMask
+        while true {
+            let entry = Int(slots[slot])
+            if entry < 0 { return nil }
+            let start = offsets[entry]
+            if offsets[entry + 1] - start == key.count {
+                var i = 0
+                while i < key.count && bytes[start + i] == key[i] { i += 1 }
+                if i == key.count { return ids[entry] }
             }
+            slot = (slot + 1) & slotMask
         }
     }
 

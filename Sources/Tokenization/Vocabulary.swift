@@ -1,7 +1,8 @@
 import Foundation
 
 /// A WordPiece vocabulary: one token per line of vocab.txt, the id being the line number.
-struct Vocabulary: Sendable {
+/// A class so the tokenizer's hot loops share it by one reference instead of copying ten arrays.
+final class Vocabulary: Sendable {
     /// id → token, one per line (duplicates keep their own line).
     let tokens: [String]
     /// Token bytes → id, HF's `vocab` dict: a duplicate line takes the later id.
@@ -11,7 +12,7 @@ struct Vocabulary: Sendable {
 
     /// Reads vocab.txt as HF's `load_vocab` does: UTF-8, Python universal newlines (\n, \r\n, \r),
     /// nothing stripped but the line break, no empty token after a final newline.
-    init(contentsOf url: URL) throws {
+    convenience init(contentsOf url: URL) throws {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw TokenizerError.vocabularyNotFound(url)
         }

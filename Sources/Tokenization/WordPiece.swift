@@ -18,27 +18,31 @@ struct WordPiece: Sendable {
         let firstNewId = ids.count
         var start = 0
         while start < word.count {
-            let table = start == 0 ? vocabulary.wholeTokens : vocabulary.continuations
-            // Longer slices than the longest key cannot match; start there.
-            var end = min(word.count, start + table.maxKeyLength)
-            while end < word.count && isContinuationByte(word[end]) { end -= 1 }
-            var match: Int32?
-            while end > start {
-                if let id = table.id(for: UnsafeBufferPointer(rebasing: word[start..<end])) {
-                    match = id
-                    break
-                }
-                end -= 1
-                while end > start && isContinuationByte(word[end]) { end -= 1 }
-            }
-            guard let id = match else {
+            guard let match = longestMatch(in: word, from: start) else {
                 ids.removeSubrange(firstNewId...)
                 ids.append(unknownId)
                 return
             }
-            ids.append(id)
-            start = end
+            ids.append(match.id)
+            start = match.end
         }
+    }
+
+    /// The longest vocabulary token at `start` (a "##" continuation unless at the word's start).
+    private func longestMatch(in word: UnsafeBufferPointer<UInt8>, from start: Int) -> (id: Int32, end: Int)? {
+        let continuing = start > 0
+        let maxKeyLength = continuing ? vocabulary.continuations.maxKeyLength : vocabulary.wholeTokens.maxKeyLength
+        // Longer slices than the longest key cannot match; start there, on a scalar boundary.
+        var end = min(word.count, start + maxKeyLength)
+        while end < word.count && isContinuationByte(word[end]) { end -= 1 }
+        while end > start {
+            let slice = UnsafeBufferPointer(rebasing: word[start..<end])
+            let id = continuing ? vocabulary.continuations.id(for: slice) : vocabulary.wholeTokens.id(for: slice)
+            if let id { return (id, end) }
+            end -= 1
+            while end > start && isContinuationByte(word[end]) { end -= 1 }
+        }
+        return nil
     }
 
     @inline(__always)
