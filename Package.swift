@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Hashing"),
         .target(name: "Datasets", dependencies: ["Hashing"]),
         .executableTarget(name: "Distillery", dependencies: [
-            "Bert", "Tokenization", "SafeTensors",
+            "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -45,6 +45,6 @@ let package = Package(
         .testTarget(name: "BertTests", dependencies: ["Bert", "SafeTensors"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing"]),
-        .testTarget(name: "CLITests", dependencies: []),
+        .testTarget(name: "CLITests", dependencies: ["Distillery", "SafeTensors"]),
     ]
 )

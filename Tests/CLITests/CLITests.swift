@@ -1,0 +1,112 @@
+import Foundation
+import XCTest
+import SafeTensors
+
+/// End-to-end: run the built `distillery` executable and check output, files and exit codes.
+final class CLITests: XCTestCase {
+    func testVersionAndHelp() throws {
+        let version = try CLI.run(["--version"])
+        XCTAssertEqual(version.status, 0)
+        XCTAssertEqual(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0.1.0")
+        let help = try CLI.run(["--help"])
+        XCTAssertEqual(help.status, 0)
+        for command in ["tokenize", "forward", "bench"] { XCTAssertTrue(help.stdout.contains(command), "help lists \(command)") }
+    }
+
+    func testTokenizeWritesOneJSONObjectPerLine() throws {
+        let folder = try CLI.tinyModelFolder()
+        let result = try CLI.run(["tokenize", "--model", folder.path], stdin: "The cat sat.\nthe dog\tthe cat\n")
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(first["tokens"] as? [String], ["[CLS]", "the", "cat", "sat", ".", "[SEP]"])
+        XCTAssertEqual(first["input_ids"] as? [Int], [2, 5, 6, 7, 8, 3])
+        let second = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as! [String: Any]
+        XCTAssertEqual(second["token_type_ids"] as? [Int], [0, 0, 0, 0, 1, 1, 1])
+    }
+
+    func testForwardSavesCapturedTensors() throws {
+        let folder = try CLI.tinyModelFolder()
+        let work = try CLI.temporaryDirectory()
+        let input = work.appendingPathComponent("in.txt"), out = work.appendingPathComponent("out.safetensors")
+        try "the cat sat .\nthe dog\tthe cat sat\n".write(to: input, atomically: true, encoding: .utf8)
+        let result = try CLI.run(["forward", "--model", folder.path, "--input", input.path, "--out", out.path,
+                                  "--capture", "hidden", "attentions", "logits", "--threads", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let file = try SafeTensorsFile(url: out)
+        XCTAssertEqual(file.tensors["hidden.0"]?.shape, [2, 8, 32])
+        XCTAssertEqual(file.tensors["hidden.2"]?.shape, [2, 8, 32])
+        XCTAssertEqual(file.tensors["attention.1"]?.shape, [2, 4, 8, 8])
+        XCTAssertEqual(file.tensors["logits"]?.shape, [2, 3])
+        XCTAssertEqual(try file.int64s("attention_mask"), [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1])
+        XCTAssertTrue(try file.floats("hidden.2").allSatisfy(\.isFinite))
+        // Attention rows are distributions; the padded keys of example 0 get nothing.
+        let attention = try file.floats("attention.1")
+        XCTAssertEqual(attention[0..<8].reduce(0, +), 1, accuracy: 1e-5)
+        XCTAssertEqual(attention[6], 0)
+        XCTAssertEqual(attention[7], 0)
+    }
+
+    func testMissingModelFailsWithThePath() throws {
+        let result = try CLI.run(["tokenize", "--model", "/nonexistent/model"], stdin: "x\n")
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("/nonexistent/model"), result.stderr)
+    }
+
+    func testInvalidOptionsAreRejected() throws {
+        let result = try CLI.run(["tokenize", "--model", ".", "--max-length", "1"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("--max-length"), result.stderr)
+    }
+}
+
+enum CLI {
+    struct Result { let status: Int32; let stdout: String; let stderr: String }
+
+    /// The `distillery` built next to this test bundle.
+    static var executable: URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("distillery").path) && dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("distillery")
+    }
+
+    static func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out; process.standardError = err; process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/bert")
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("distillery-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// The tiny classifier fixture with a 99-token vocabulary (its vocab_size), lower-cased.
+    static func tinyModelFolder() throws -> URL {
+        let folder = try temporaryDirectory()
+        for name in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(at: fixtures.appendingPathComponent("tiny-cls/\(name)"), to: folder.appendingPathComponent(name))
+        }
+        let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", ".", "dog"]
+        let vocabulary = words + (words.count..<99).map { "##w\($0)" }
+        try (vocabulary.joined(separator: "\n") + "\n").write(to: folder.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
+        try #"{"do_lower_case": true}"#.write(to: folder.appendingPathComponent("tokenizer_config.json"), atomically: true, encoding: .utf8)
+        return folder
+    }
+}
