@@ -71,10 +71,15 @@ enum H5Library {
     /// the error-printing setting per thread, so it is switched off on every call:
     /// failures become H5Errors instead of stack dumps on stderr.
     static func enter(_ site: H5Site, _ operation: @autoclosure () -> String) throws {
-        H5Eset_auto2(dh5_e_default(), nil, nil)
+        quiet()
         if !zstdRegistered {
             throw site.error(operation(), "the zstd filter (id \(DISTILLERY_ZSTD_FILTER_ID)) could not be registered with HDF5")
         }
+    }
+
+    /// Stops HDF5 printing error stacks on this thread.
+    static func quiet() {
+        H5Eset_auto2(dh5_e_default(), nil, nil)
     }
 
     /// This thread's HDF5 error stack as "function: message" lines, outermost first; clears it.

@@ -19,7 +19,9 @@ public final class H5File {
     }
 
     deinit {
-        if isOpen { H5Fclose(id) }
+        guard isOpen else { return }
+        H5Library.quiet()  // deinit may run on any thread
+        H5Fclose(id)
     }
 
     var site: H5Site { H5Site(file: url.path, object: "/") }

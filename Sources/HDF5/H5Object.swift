@@ -18,7 +18,9 @@ public class H5Object {
     }
 
     deinit {
-        if file.isOpen { H5Oclose(id) }
+        guard file.isOpen else { return }  // a closed file closed its objects
+        H5Library.quiet()
+        H5Oclose(id)
     }
 
     func enter(_ operation: String) throws -> H5Site {

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import HDF5
 import XCTest
@@ -24,6 +25,28 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(error.file, url.path)
         XCTAssertTrue(error.description.contains(url.path), error.description)
         XCTAssertTrue(error.reason.contains("signature"), "HDF5 says the signature is missing: \(error)")
+    }
+
+    /// HDF5 keeps an error stack per thread: failures on several threads at once each
+    /// report their own file.
+    func testErrorsOnConcurrentThreadsNameTheirOwnFiles() throws {
+        let folder = try TemporaryFolder()
+        let urls = (0..<8).map { folder.file("missing-\($0).h5") }
+        var messages = [String](repeating: "", count: urls.count)
+        messages.withUnsafeMutableBufferPointer { slots in
+            DispatchQueue.concurrentPerform(iterations: urls.count) { index in
+                do {
+                    _ = try H5File.open(urls[index])
+                } catch let error as H5Error {
+                    slots[index] = error.reason
+                } catch {
+                    slots[index] = "unexpected \(error)"
+                }
+            }
+        }
+        for (url, message) in zip(urls, messages) {
+            XCTAssertTrue(message.contains("name = '\(url.path)'"), message)
+        }
     }
 
     func testCreateRefusesToOverwriteUnlessAsked() throws {

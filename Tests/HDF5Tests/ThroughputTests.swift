@@ -51,11 +51,12 @@ final class ThroughputTests: XCTestCase {
             return results.map { $0! }
         }
         start = Date()
-        _ = encodeAll(threads: 1)
+        let sequential = try encodeAll(threads: 1).map { try $0.get() }
         let encodeOneSeconds = Date().timeIntervalSince(start)
         start = Date()
         let chunks = try encodeAll(threads: cores).map { try $0.get() }
         let encodeAllSeconds = Date().timeIntervalSince(start)
+        XCTAssertEqual(chunks.map(\.bytes), sequential.map(\.bytes), "threads do not change the bytes")
         start = Date()
         for chunk in chunks { try viaCodec.appendEncodedChunk(chunk) }
         try file.flush()
