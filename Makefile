@@ -12,9 +12,11 @@ PLUGIN      := $(PLUGIN_DIR)/libh5zstd.so
 APT_PACKAGES := libhdf5-dev hdf5-tools libopenblas-dev libzstd-dev pkg-config unzip
 # Reference tooling only (fixtures, peers, interoperability checks); the product is Swift.
 PY_PACKAGES := numpy safetensors h5py hdf5plugin
-PY_REFERENCE := torch transformers tokenizers
+# The CPU build of torch (a local wheel on these machines); plain `torch` from PyPI as a fallback.
+PY_TORCH    := torch==2.13.0+cpu
+PY_REFERENCE := transformers tokenizers
 
-.PHONY: setup setup-python build plugin models test demo bench-teacher fixtures clean
+.PHONY: setup setup-python setup-reference build plugin models test demo bench-teacher fixtures clean
 
 ## setup: system libraries (idempotent; skips apt when everything is present)
 setup:
@@ -53,11 +55,31 @@ test: setup setup-python plugin models
 	DISTILLERY_PLUGIN_DIR=$(CURDIR)/$(PLUGIN_DIR) DISTILLERY_MINILM=$(CURDIR)/$(MINILM) \
 	  swift test $(SWIFT_FLAGS) 2>&1 | tee .test.log; exit $${PIPESTATUS[0]}
 
-## fixtures: regenerate golden fixtures from PyTorch/transformers (needs torch, transformers, tokenizers)
-fixtures: models
-	$(PYTHON) -m pip install -q $(PY_REFERENCE)
+## setup-reference: PyTorch and transformers, for fixtures and the peer benchmarks only
+setup-reference:
+	@$(PYTHON) -c "import torch, transformers" 2>/dev/null || \
+	  { $(PYTHON) -m pip install -q "$(PY_TORCH)" $(PY_REFERENCE) || $(PYTHON) -m pip install -q torch $(PY_REFERENCE); }
+
+## fixtures: regenerate golden fixtures from PyTorch/transformers
+fixtures: models setup-reference
 	$(PYTHON) scripts/fixtures/tokenizer_fixtures.py --vocab $(MINILM)/vocab.txt --out Tests/Fixtures/tokenizer
 	$(PYTHON) scripts/fixtures/bert_fixtures.py --minilm $(MINILM) --out Tests/Fixtures/bert
+
+## demo: fetch the real teacher and run it on a small real text sample
+demo: build models
+	@mkdir -p results/demo
+	.build/release/distillery forward --model $(MINILM) --input pipelines/data/sample.txt \
+	  --out results/demo/teacher-outputs.safetensors --capture hidden attentions logits
+	@echo "Teacher outputs: results/demo/teacher-outputs.safetensors (read with safetensors in Python)"
+
+## bench-teacher: teacher throughput against a PyTorch CPU peer in the same run (not a test)
+BENCH_ROUNDS ?= 3
+bench-teacher: build models setup-reference
+	@for shape in "32 128" "64 32"; do set -- $$shape; \
+	  $(PYTHON) scripts/bench/compare.py --label "teacher all-MiniLM-L6-v2 batch $$1 x seq $$2, 2 threads" --rounds $(BENCH_ROUNDS) -- \
+	    .build/release/distillery bench teacher --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 --- \
+	    $(PYTHON) scripts/bench/teacher_peer.py --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 || exit 1; \
+	done
 
 clean:
 	rm -rf .build build .test.log

@@ -11,6 +11,7 @@ import PackageDescription
 //   Bert                   BERT config, weights (strict loading, export) and the batched forward pass
 //   Hashing                SHA-256 content hashes for provenance
 //   Datasets               reading labelled text datasets (JSON Lines, TSV, CSV)
+//   TeacherCache           stage one: run the teacher once, store its outputs in compressed HDF5; read them back
 //   Distillery             the `distillery` command line
 let package = Package(
     name: "Distillery",
@@ -34,8 +35,10 @@ let package = Package(
         .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
         .target(name: "Hashing"),
         .target(name: "Datasets", dependencies: ["Hashing"]),
+        .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels",
+                                                     .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "Distillery", dependencies: [
-            "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5",
+            "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -45,6 +48,7 @@ let package = Package(
         .testTarget(name: "BertTests", dependencies: ["Bert", "SafeTensors"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing"]),
+        .testTarget(name: "TeacherCacheTests", dependencies: ["TeacherCache", "Bert", "HDF5", "Datasets", "Tokenization"]),
         .testTarget(name: "CLITests", dependencies: ["Distillery", "SafeTensors"]),
     ]
 )
