@@ -119,3 +119,24 @@ final class KernelReferenceTests: XCTestCase {
         XCTAssertEqual((0..<1001).filter { counts[$0] != 1 }, [])
     }
 }
+
+final class SeededGeneratorTests: XCTestCase {
+    func testSameSeedAndStreamRepeatAndStreamsDiffer() {
+        var a = SeededGenerator(seed: 7, stream: 3), b = SeededGenerator(seed: 7, stream: 3), c = SeededGenerator(seed: 7, stream: 4)
+        let xs = (0..<100).map { _ in a.next() }
+        XCTAssertEqual(xs, (0..<100).map { _ in b.next() })
+        XCTAssertNotEqual(xs, (0..<100).map { _ in c.next() })
+    }
+
+    func testUniformAndNormalMoments() {
+        var g = SeededGenerator(seed: 1)
+        let u = (0..<100_000).map { _ in Double(g.nextUnitFloat()) }
+        XCTAssertEqual(u.reduce(0, +) / Double(u.count), 0.5, accuracy: 0.005)
+        XCTAssertTrue(u.allSatisfy { $0 >= 0 && $0 < 1 })
+        let n = (0..<100_000).map { _ in Double(g.nextNormal()) }
+        let mean = n.reduce(0, +) / Double(n.count)
+        let variance = n.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(n.count)
+        XCTAssertEqual(mean, 0, accuracy: 0.01)
+        XCTAssertEqual(variance, 1, accuracy: 0.02)
+    }
+}
