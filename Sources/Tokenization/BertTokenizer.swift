@@ -2,7 +2,8 @@ import Foundation
 
 /// BERT's WordPiece tokenizer, token for token the same as Hugging Face's BertTokenizer
 /// (transformers' Python implementation, the reference for the fixtures) for cased and uncased
-/// vocabularies.
+/// vocabularies. The Rust-backed BertTokenizerFast agrees except in rare cases, listed in
+/// scripts/fixtures/tokenizer_fixtures.py.
 public struct BertTokenizer: Sendable {
     let vocabulary: Vocabulary
     let basic: BasicTokenizer

@@ -19,8 +19,6 @@ struct TokenTable: Sendable {
         slotMask = size - 1
     }
 
-    var count: Int { ids.count }
-
     /// Adds `key`, or gives an existing key the new id (a later duplicate line wins, as in HF).
     mutating func insert<Key: Collection<UInt8>>(_ key: Key, id: Int32) {
         let keyBytes = Array(key)

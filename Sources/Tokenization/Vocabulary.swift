@@ -1,7 +1,7 @@
 import Foundation
 
 /// A WordPiece vocabulary: one token per line of vocab.txt, the id being the line number.
-/// A class so the tokenizer's hot loops share it by one reference instead of copying ten arrays.
+/// A class so the tokenizer's hot loops share it through one reference instead of copying its arrays.
 final class Vocabulary: Sendable {
     /// id → token, one per line (duplicates keep their own line).
     let tokens: [String]

@@ -11,7 +11,7 @@ final class FixtureParityTests: XCTestCase {
     func testCasedStrippingAccents() throws { try assertParity("cased-strip-accents") }
     func testUncasedWithoutCJKSplitting() throws { try assertParity("uncased-no-cjk-split") }
 
-    /// encodeBatch (parallel above 64 rows) must hold exactly encode's rows, padded; also reports speed.
+    /// encodeBatch must hold exactly encode's rows, padded; also reports speed.
     func testBatchOverFixtureCorpusMatchesSingleEncodes() throws {
         let suite = try FixtureSuite.load("cased")
         let tokenizer = try suite.makeTokenizer()
