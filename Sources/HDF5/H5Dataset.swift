@@ -237,17 +237,32 @@ public final class H5Dataset: H5Object {
     /// Appends a chunk encoded by `chunkCodec()` (H5Dwrite_chunk): the dataset must end at
     /// a chunk boundary, so every chunk but the last must be full.
     public func appendEncodedChunk(_ chunk: H5EncodedChunk) throws {
-        let operation = "append an encoded chunk of \(chunk.rows) rows at row \(rows)"
+        if let chunkRows, rows % chunkRows != 0 {
+            let operation = "append an encoded chunk of \(chunk.rows) rows at row \(rows)"
+            throw try enter(operation).error(operation, "the dataset's \(rows) rows end inside a chunk of \(chunkRows) rows")
+        }
+        try writeEncodedChunk(chunk, atRow: rows)
+    }
+
+    /// Writes a chunk encoded by `chunkCodec()` at the chunk starting at row `start`, replacing
+    /// the partial last chunk when `start` is its first row (a writer that commits partial chunks
+    /// rewrites them once they fill up). The dataset then ends at `start + chunk.rows`; rows are
+    /// never dropped this way.
+    public func writeEncodedChunk(_ chunk: H5EncodedChunk, atRow start: Int) throws {
+        let operation = "write an encoded chunk of \(chunk.rows) rows at row \(start)"
         let site = try enter(operation)
         let codec = try chunkCodec()
         guard chunk.codec == codec else {
             throw site.error(operation, "the chunk was encoded for \(chunk.codec), the dataset is \(codec)")
         }
-        guard rows % codec.chunkRows == 0 else {
-            throw site.error(operation, "the dataset's \(rows) rows end inside a chunk of \(codec.chunkRows) rows")
+        guard start % codec.chunkRows == 0 else {
+            throw site.error(operation, "row \(start) is not the first row of a chunk of \(codec.chunkRows) rows")
+        }
+        guard start <= rows, start + codec.chunkRows > rows, start + chunk.rows >= rows else {
+            throw site.error(operation, "the dataset's \(rows) rows do not end inside or at the chunk starting at row \(start)")
         }
         guard file.isWritable else { throw site.error(operation, "the file is open read-only") }
-        let start = rows
+        let previous = rows
         try resize(to: start + chunk.rows, site, operation)
         var offset = origin(row: start)
         let status = chunk.bytes.withUnsafeBytes {
@@ -255,9 +270,19 @@ public final class H5Dataset: H5Object {
         }
         if status < 0 {
             let error = site.hdf5Error(operation)
-            _ = try? resize(to: start, site, operation)
+            _ = try? resize(to: previous, site, operation)
             throw error
         }
+    }
+
+    /// Shrinks the dataset to its first `newRows` rows (rows past them are dropped), e.g. to
+    /// roll an interrupted writer back to its last commit.
+    public func truncate(toRows newRows: Int) throws {
+        let operation = "truncate to \(newRows) rows"
+        let site = try enter(operation)
+        guard (0...rows).contains(newRows) else { throw site.error(operation, "the dataset has only \(rows) rows") }
+        guard file.isWritable else { throw site.error(operation, "the file is open read-only") }
+        try resize(to: newRows, site, operation)
     }
 
     /// Reads chunk `index` as stored (H5Dread_chunk), for `H5ChunkCodec.decode` or verification.
