@@ -130,6 +130,8 @@ public enum BertError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(String)
     case weights(String)
     case input(String)
+    /// A NaN or infinity in the activations of a real token: broken weights or input.
+    case nonFinite(batchRow: Int, position: Int, detail: String)
 
     public var description: String {
         switch self {
@@ -137,6 +139,7 @@ public enum BertError: Error, CustomStringConvertible, Equatable {
         case .invalidConfig(let why): return "invalid model config: \(why)"
         case .weights(let why): return "invalid weights: \(why)"
         case .input(let why): return "invalid input: \(why)"
+        case .nonFinite(let row, let position, let detail): return "\(detail) at batch row \(row), position \(position)"
         }
     }
 }

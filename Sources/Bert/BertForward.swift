@@ -243,7 +243,7 @@ public final class BertForward {
         for row in 0..<(count / c) where mask[row] != 0 {
             let r = values + row * c
             for i in 0..<c where !r[i].isFinite {
-                throw BertError.input("non-finite value \(r[i]) in \(what) at batch row \(row / seq), position \(row % seq)")
+                throw BertError.nonFinite(batchRow: row / seq, position: row % seq, detail: "non-finite value \(r[i]) in \(what)")
             }
         }
     }

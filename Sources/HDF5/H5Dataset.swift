@@ -228,6 +228,9 @@ public final class H5Dataset: H5Object {
         try codec.get()
     }
 
+    /// Bytes the dataset occupies in the file (after filters), for compression reports.
+    public var storageBytes: Int { Int(H5Dget_storage_size(id)) }
+
     /// Number of chunks holding the current rows.
     public var chunkCount: Int {
         guard let chunkRows else { return 0 }

@@ -1,0 +1,281 @@
+import Bert
+import Datasets
+import Dispatch
+import Foundation
+import Hashing
+import Kernels
+import Logging
+import Tokenization
+
+/// A request for stage one: which teacher, which data, what to store, where.
+public struct CacheRequest: Sendable {
+    public var teacher: URL
+    public var data: [URL]
+    public var readOptions: DatasetReadOptions
+    public var spec: CacheSpec
+    public var output: URL
+    public var resume = false
+    public var overwrite = false
+
+    public init(teacher: URL, data: [URL], readOptions: DatasetReadOptions, spec: CacheSpec, output: URL) {
+        self.teacher = teacher; self.data = data; self.readOptions = readOptions; self.spec = spec; self.output = output
+    }
+}
+
+public struct CacheProgress: Sendable {
+    public var sequencesDone: Int
+    public var sequencesTotal: Int
+    public var tokensDone: Int
+    public var elapsedSeconds: Double
+    public var tokensPerSecond: Double { elapsedSeconds > 0 ? Double(tokensDone) / elapsedSeconds : 0 }
+}
+
+public struct CacheSummary: Sendable {
+    public var output: URL
+    public var sequences: Int
+    public var tokens: Int
+    /// Sequences already in the file when a resumed run started.
+    public var resumedFrom: Int
+    public var rowsSkipped: Int
+    public var wallSeconds: Double
+    /// Time inside the teacher's forward pass alone (what a run without caching would also spend).
+    public var teacherSeconds: Double
+}
+
+/// Stage one: runs the teacher once over the data and writes the cache. The teacher runs on the
+/// calling thread (BLAS on all cores); packing, compression and writing run on a writer thread
+/// one batch behind, so they overlap the next forward pass.
+public enum CacheBuilder {
+    public static func build(_ request: CacheRequest, logger: Logger,
+                             progress: (CacheProgress) -> Void = { _ in }) throws -> CacheSummary {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let spec = request.spec
+        let tokenizer = try BertTokenizer(modelDirectory: request.teacher)
+        let model = try BertModel.load(directory: request.teacher)
+        guard tokenizer.vocabularySize == model.config.vocabSize else {
+            throw CacheError.incompatible("\(request.teacher.path)/vocab.txt has \(tokenizer.vocabularySize) tokens but config.json says vocab_size \(model.config.vocabSize)")
+        }
+        let heads = model.heads
+        try spec.validate(layers: model.config.numHiddenLayers, hasClassifier: heads.classifierLabels > 0, hasMaskedLM: heads.maskedLM)
+
+        let data = try loadData(request)
+        let labels = try LabelPlan(examples: data.examples, labelMap: data.labelMap, teacher: model.config, heads: heads)
+        let provenance = try makeProvenance(request, model: model, data: data, labelNames: labels.names)
+        logger.info("teacher \(request.teacher.path): \(model.config.numHiddenLayers) layers × \(model.config.hiddenSize), head \(provenance.teacher.head)")
+        logger.info("data: \(data.examples.count) examples from \(request.data.map(\.lastPathComponent).joined(separator: ", "))\(data.skipped > 0 ? ", \(data.skipped) bad rows skipped" : "")")
+
+        let writer = request.resume
+            ? try CacheWriter(resuming: request.output, spec: spec, provenance: provenance)
+            : try CacheWriter(creating: request.output, spec: spec, provenance: provenance, overwrite: request.overwrite)
+        let views = writer.isMaskedLM ? spec.maskViews : 1
+        let total = data.examples.count * views
+        let resumedFrom = writer.sequences
+        if resumedFrom > 0 { logger.info("resuming \(writer.partialURL.path) after \(resumedFrom) committed sequences") }
+
+        var capture: BertCapture = []
+        if !spec.hiddenLayers.isEmpty { capture.insert(.hiddenStates) }
+        if !spec.attentionLayers.isEmpty { capture.insert(.attentions) }
+        if !spec.relationLayers.isEmpty { capture.insert(.projections) }
+        if !spec.logits.isEmpty { capture.insert(.logits) }
+        let forward = BertForward(model: model, maxBatch: spec.batchSize, maxSeq: min(spec.maxLength, model.config.maxPositionEmbeddings), capture: capture)
+        let maskedLM = writer.isMaskedLM
+        let specials: Set<Int32> = [tokenizer.clsId, tokenizer.sepId, tokenizer.padId]
+
+        // The writer thread runs one batch behind the teacher; two batches in flight at most.
+        let queue = DispatchQueue(label: "distillery.cache-writer")
+        let inFlight = DispatchSemaphore(value: 2)
+        let failure = WriterFailure()
+        var teacherNanoseconds: UInt64 = 0
+        var done = resumedFrom, tokensDone = 0
+
+        do {
+            var next = resumedFrom
+            while next < total && failure.error == nil {
+                let range = next..<min(next + spec.batchSize, total)
+                var records: [SequenceRecord] = range.map { sequence in
+                    let (example, view) = (sequence / views, sequence % views)
+                    let e = data.examples[example]
+                    let encoding = tokenizer.encode(e.text, pair: e.textPair, maxLength: forward.maxSeq)
+                    var record = SequenceRecord(exampleIndex: example, view: view, exampleId: e.id, label: labels.values[example],
+                                                inputIds: encoding.inputIds, tokenTypeIds: encoding.tokenTypeIds, masking: nil)
+                    if maskedLM {
+                        let plan = Masking.mask(encoding.inputIds, specialIds: specials, maskId: tokenizer.maskId,
+                                                vocabularySize: model.config.vocabSize, options: spec.masking,
+                                                sequenceIndex: sequence, view: view)
+                        record.inputIds = plan.maskedInputIds
+                        record.masking = plan
+                    }
+                    return record
+                }
+                let input = paddedInput(records, padId: tokenizer.padId)
+                let mlmRows = maskedLM ? records.enumerated().flatMap { b, r in r.masking!.positions.map { b * input.seq + Int($0) } } : nil
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                do { try forward.run(input, mlmRows: mlmRows) } catch BertError.nonFinite(let row, let position, let detail) {
+                    let r = records[row]
+                    throw CacheError.nonFinite("\(detail) for example '\(r.exampleId)' (data row \(r.exampleIndex + 1)), token \(position)")
+                }
+                teacherNanoseconds += DispatchTime.now().uptimeNanoseconds - t0
+                let outputs = pack(forward, &records, spec: spec, input: input)
+                inFlight.wait()
+                queue.async {
+                    defer { inFlight.signal() }
+                    guard failure.error == nil else { return }
+                    do { try writer.write(outputs) } catch { failure.error = error }
+                }
+                next = range.upperBound
+                done = next
+                tokensDone += outputs.tokenCount
+                progress(CacheProgress(sequencesDone: done, sequencesTotal: total, tokensDone: tokensDone,
+                                       elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+            }
+            queue.sync {}
+            if let error = failure.error { throw error }
+            try writer.finish()
+        } catch {
+            queue.sync {}
+            writer.abandon()
+            throw error
+        }
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return CacheSummary(output: request.output, sequences: writer.sequences, tokens: writer.tokens, resumedFrom: resumedFrom,
+                            rowsSkipped: data.skipped, wallSeconds: wall, teacherSeconds: Double(teacherNanoseconds) / 1e9)
+    }
+
+    // MARK: steps
+
+    struct LoadedData {
+        var examples: [Example] = []
+        var labelMap: LabelMap?
+        var files: [CacheProvenance.DataFile] = []
+        var skipped = 0
+    }
+
+    /// Reads every data file; later files use the first file's label map so indices agree.
+    static func loadData(_ request: CacheRequest) throws -> LoadedData {
+        var result = LoadedData()
+        guard !request.data.isEmpty else { throw CacheError.invalidSpec("no data file given") }
+        for url in request.data {
+            var options = request.readOptions
+            if options.labelMap == nil { options.labelMap = result.labelMap }
+            let dataset = try Dataset.load(url, options: options)
+            result.examples += dataset.examples
+            result.labelMap = result.labelMap ?? dataset.labelMap
+            result.skipped += dataset.report.rowsSkipped
+            result.files.append(.init(file: url.lastPathComponent, bytes: dataset.byteSize, sha256: dataset.contentHash, rows: dataset.examples.count))
+        }
+        guard !result.examples.isEmpty else { throw CacheError.badRow("\(request.data.map(\.path).joined(separator: ", ")): no examples") }
+        return result
+    }
+
+    static func makeProvenance(_ request: CacheRequest, model: BertModel, data: LoadedData, labelNames: [String]?) throws -> CacheProvenance {
+        let folder = request.teacher
+        let config = (try? String(contentsOf: folder.appendingPathComponent("config.json"), encoding: .utf8)) ?? ""
+        let heads = model.heads
+        let head = heads.classifierLabels > 0 ? "classifier" : (heads.maskedLM ? "masked-lm" : "none")
+        let teacher = CacheProvenance.Teacher(
+            path: folder.path, config: config,
+            weightsSHA256: try ContentHash.file(at: folder.appendingPathComponent("model.safetensors")),
+            vocabularySHA256: try ContentHash.file(at: folder.appendingPathComponent("vocab.txt")),
+            vocabularySize: model.config.vocabSize, hiddenSize: model.config.hiddenSize, layers: model.config.numHiddenLayers,
+            heads: model.config.numAttentionHeads, head: head, classifierLabels: heads.classifierLabels)
+        return CacheProvenance(teacher: teacher, datasets: data.files, labelNames: labelNames)
+    }
+
+    /// Pads a batch to its longest sequence.
+    static func paddedInput(_ records: [SequenceRecord], padId: Int32) -> BertInput {
+        let seq = records.map(\.length).max() ?? 1
+        var ids = [Int32](repeating: padId, count: records.count * seq)
+        var types = [Int32](repeating: 0, count: ids.count), mask = [Int32](repeating: 0, count: ids.count)
+        for (b, r) in records.enumerated() {
+            for t in 0..<r.length { ids[b * seq + t] = r.inputIds[t]; types[b * seq + t] = r.tokenTypeIds[t]; mask[b * seq + t] = 1 }
+        }
+        return BertInput(batch: records.count, seq: seq, inputIds: ids, tokenTypeIds: types, attentionMask: mask)
+    }
+
+    /// Copies the real tokens' outputs out of the padded forward buffers (which the next batch reuses).
+    static func pack(_ forward: BertForward, _ records: inout [SequenceRecord], spec: CacheSpec, input: BertInput) -> TeacherOutputs {
+        let c = forward.model.config.hiddenSize, h = forward.model.config.numAttentionHeads, seq = input.seq
+        func rows(_ source: UnsafeBufferPointer<Float>, width: Int) -> [Float] {
+            var out: [Float] = []
+            out.reserveCapacity(records.reduce(0) { $0 + $1.length } * width)
+            for (b, r) in records.enumerated() {
+                out.append(contentsOf: source[(b * seq * width)..<((b * seq + r.length) * width)])
+            }
+            return out
+        }
+        let hidden = spec.hiddenLayers.map { rows(forward.hiddenState(layer: $0), width: c) }
+        let relations = spec.relationLayers.map { rows(forward.projections(layer: $0 - 1), width: 3 * c) }
+        let attention = spec.attentionLayers.map { layer -> [Float] in
+            let probs = forward.attentionProbabilities(layer: layer - 1)
+            var out: [Float] = []
+            for (b, r) in records.enumerated() {
+                let n = r.length
+                for head in 0..<h {
+                    for i in 0..<n {
+                        let rowStart = ((b * h + head) * seq + i) * seq
+                        out.append(contentsOf: probs[rowStart..<(rowStart + n)])
+                    }
+                }
+            }
+            return out
+        }
+        var logits: [Float] = [], width = 0
+        if !spec.logits.isEmpty {
+            if forward.model.heads.classifierLabels > 0 {
+                logits = Array(forward.classifierLogits)
+                width = forward.model.heads.classifierLabels
+            } else {
+                logits = Array(forward.maskedLMLogits)
+                width = forward.model.config.vocabSize
+            }
+        }
+        return TeacherOutputs(sequences: records, hidden: hidden, attention: attention, relations: relations, logits: logits, logitWidth: width)
+    }
+}
+
+/// The first error of the writer thread, seen by the teacher loop.
+private final class WriterFailure: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Error?
+    var error: Error? {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = stored ?? newValue; lock.unlock() }
+    }
+}
+
+/// How dataset labels become what the cache stores, checked against the teacher's head.
+struct LabelPlan {
+    var names: [String]?
+    var values: [LabelValue?]
+
+    init(examples: [Example], labelMap: LabelMap?, teacher: BertConfig, heads: BertHeads) throws {
+        let classes = heads.classifierLabels
+        // A fine-tuned teacher's own class names fix the index order; generic LABEL_i names do not.
+        let teacherNames = teacher.labels.flatMap { names in names.enumerated().allSatisfy { $0.element == "LABEL_\($0.offset)" } ? nil : names }
+        if let labelMap {
+            let order = teacherNames ?? labelMap.names
+            if let teacherNames, let unknown = labelMap.names.first(where: { !teacherNames.contains($0) }) {
+                throw CacheError.incompatible("label '\(unknown)' is not one of the teacher's classes \(teacherNames)")
+            }
+            if classes > 0 && order.count > classes {
+                throw CacheError.incompatible("the data has \(order.count) classes but the teacher's classifier has \(classes)")
+            }
+            names = order
+            let index = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($0.element, Int64($0.offset)) })
+            values = examples.map { e in
+                guard case .name(let name)? = e.label else { return nil }
+                return .classIndex(index[name]!)
+            }
+        } else {
+            names = nil
+            values = try examples.map { e in
+                guard case .number(let value)? = e.label else { return nil }
+                if classes == 1 { return .regression(Float(value)) }
+                guard value.rounded() == value, value >= 0, classes == 0 || Int(value) < classes else {
+                    throw CacheError.badRow("example '\(e.id)': label \(value) is not a class index\(classes > 0 ? " in 0..<\(classes)" : "")")
+                }
+                return .classIndex(Int64(value))
+            }
+        }
+    }
+}

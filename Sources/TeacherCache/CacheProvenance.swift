@@ -1,0 +1,43 @@
+import Foundation
+
+/// Where a cache came from: enough to refuse mixing caches, teachers and datasets, and to
+/// tell a reader the teacher's geometry without loading it.
+public struct CacheProvenance: Codable, Equatable, Sendable {
+    public struct DataFile: Codable, Equatable, Sendable {
+        public var file: String
+        public var bytes: Int
+        public var sha256: String
+        public var rows: Int
+    }
+
+    public struct Teacher: Codable, Equatable, Sendable {
+        public var path: String
+        /// config.json as loaded (Hugging Face keys).
+        public var config: String
+        public var weightsSHA256: String
+        public var vocabularySHA256: String
+        public var vocabularySize: Int
+        public var hiddenSize: Int
+        public var layers: Int
+        public var heads: Int
+        /// "classifier", "masked-lm" or "none".
+        public var head: String
+        public var classifierLabels: Int
+    }
+
+    public var teacher: Teacher
+    public var datasets: [DataFile]
+    public var labelNames: [String]?
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from json: String, what: String) throws -> T {
+        do { return try JSONDecoder().decode(type, from: Data(json.utf8)) } catch {
+            throw CacheError.corrupt("attribute '\(what)' is not valid: \(error)")
+        }
+    }
+}

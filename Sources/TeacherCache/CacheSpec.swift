@@ -1,0 +1,101 @@
+import Foundation
+import HDF5
+
+/// What stage one stores: the same block is used by `distillery cache` flags and pipeline YAML.
+/// Layer numbers: hidden states 0 = embeddings output, 1…L = layer outputs; attention and
+/// relations (Q/K/V) 1…L = the layer whose self-attention they come from.
+public struct CacheSpec: Codable, Equatable, Sendable {
+    /// Tokens per sequence, [CLS]/[SEP] included; longer examples are truncated (longest-first for pairs).
+    public var maxLength = 128
+    /// Sequences per teacher forward pass.
+    public var batchSize = 32
+    public var hiddenLayers: [Int] = []
+    /// Attention probabilities (per head, n × n per sequence).
+    public var attentionLayers: [Int] = []
+    /// Q, K and V projections, from which MiniLMv2 relations for any number of relation heads are computed.
+    public var relationLayers: [Int] = []
+    /// Which forms of the teacher's output distribution to keep.
+    public var logits: [LogitsForm] = []
+    /// k of the top-k form.
+    public var topK = 20
+    /// N of the sampled form (Random-Sampling KD), and the temperature τ of the softmax it draws from.
+    public var sampledDraws = 50
+    public var sampledTemperature: Float = 1
+    /// Seed of the sampled form and of masked-LM masking.
+    public var seed: UInt64 = 0
+    /// Masked-LM teachers only: BERT masking applied once here, and K differently masked views per sequence.
+    public var masking = MaskingOptions()
+    public var maskViews = 1
+    public var codecs = ComponentCodecs()
+    public var compression = CacheCompression.zstd
+    public var compressionLevel = 3
+    /// Uncompressed bytes per chunk (rows are grouped into chunks of about this size).
+    public var chunkBytes = 1 << 20
+    /// Sequences between commits: an interrupted run resumes from the last one.
+    public var commitEvery = 2048
+
+    public init() {}
+
+    public enum LogitsForm: String, Codable, CaseIterable, Sendable {
+        case full, topk, sampled
+    }
+
+    public enum CacheCompression: String, Codable, CaseIterable, Sendable {
+        case zstd, gzip, none
+    }
+
+    public struct ComponentCodecs: Codable, Equatable, Sendable {
+        public var hidden = TensorCodec.fp16
+        public var attention = TensorCodec.fp16
+        public var relations = TensorCodec.fp16
+        public var logits = TensorCodec.fp32
+        public init() {}
+    }
+
+    /// Checks the spec against itself and the teacher; errors say which field and why.
+    public func validate(layers: Int, hasClassifier: Bool, hasMaskedLM: Bool) throws {
+        func fail(_ why: String) -> CacheError { .invalidSpec(why) }
+        if maxLength < 3 { throw fail("max length must be at least 3, not \(maxLength)") }
+        if batchSize < 1 { throw fail("batch size must be at least 1, not \(batchSize)") }
+        for l in hiddenLayers where !(0...layers).contains(l) {
+            throw fail("hidden layer \(l) is outside 0…\(layers) (0 = embeddings output)")
+        }
+        for (name, list) in [("attention", attentionLayers), ("relation", relationLayers)] {
+            for l in list where !(1...layers).contains(l) { throw fail("\(name) layer \(l) is outside 1…\(layers)") }
+        }
+        for (name, list) in [("hidden", hiddenLayers), ("attention", attentionLayers), ("relation", relationLayers), ("logits", logits.map(\.rawValue))] as [(String, [AnyHashable])] where Set(list).count != list.count {
+            throw fail("\(name) layers list repeats an entry")
+        }
+        if !logits.isEmpty && !hasClassifier && !hasMaskedLM {
+            throw fail("the teacher has neither a classification nor a masked-LM head, so it has no logits to cache; drop --logits or use a BertForSequenceClassification / BertForMaskedLM teacher")
+        }
+        if logits.contains(.topk) && topK < 1 { throw fail("top-k needs k ≥ 1, not \(topK)") }
+        if logits.contains(.sampled) {
+            if !(1...65_535).contains(sampledDraws) { throw fail("sampled draws must be in 1…65535, not \(sampledDraws)") }
+            if !(sampledTemperature > 0) { throw fail("sampling temperature must be positive, not \(sampledTemperature)") }
+        }
+        if maskViews < 1 { throw fail("mask views must be at least 1, not \(maskViews)") }
+        if maskViews > 1 && !(hasMaskedLM && !hasClassifier) { throw fail("mask views apply to masked-LM teachers only") }
+        if !(0 < masking.probability && masking.probability <= 1) { throw fail("masking probability must be in (0, 1]") }
+        switch compression {
+        case .zstd where !(1...22).contains(compressionLevel): throw fail("zstd level must be in 1…22, not \(compressionLevel)")
+        case .gzip where !(0...9).contains(compressionLevel): throw fail("gzip level must be in 0…9, not \(compressionLevel)")
+        default: break
+        }
+        if chunkBytes < 4096 { throw fail("chunk bytes must be at least 4096, not \(chunkBytes)") }
+        if commitEvery < 1 { throw fail("commit interval must be at least 1 sequence") }
+        if hiddenLayers.isEmpty && attentionLayers.isEmpty && relationLayers.isEmpty && logits.isEmpty {
+            throw fail("nothing to cache: choose hidden, attention or relation layers, or logits")
+        }
+    }
+
+    /// HDF5 filter options for a component whose rows are `rowBytes` wide.
+    func datasetOptions(rowBytes: Int) -> H5DatasetOptions {
+        let rows = max(1, chunkBytes / max(1, rowBytes))
+        switch compression {
+        case .zstd: return H5DatasetOptions(chunkRows: rows, compression: .zstd(level: compressionLevel), shuffle: true, checksum: true)
+        case .gzip: return H5DatasetOptions(chunkRows: rows, compression: .gzip(level: compressionLevel), shuffle: true, checksum: true)
+        case .none: return H5DatasetOptions(chunkRows: rows, compression: .none, shuffle: false, checksum: true)
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import HDF5
+
+/// `distillery verify`: schema conformance, consistent offsets, every chunk readable (Fletcher32
+/// checksums), no NaN or infinity. Each fault names the dataset and the rows.
+public struct CacheVerification: Sendable {
+    public struct Fault: Sendable, CustomStringConvertible {
+        public var dataset: String
+        public var rows: Range<Int>?
+        public var reason: String
+        public var description: String {
+            "/\(dataset)" + (rows.map { " rows \($0.lowerBound)..<\($0.upperBound)" } ?? "") + ": \(reason)"
+        }
+    }
+
+    public var url: URL
+    public var faults: [Fault] = []
+    public var datasetsChecked = 0
+    public var valuesChecked = 0
+    public var ok: Bool { faults.isEmpty }
+
+    /// Checks `url` from top to bottom; never throws for a fault inside the file, only collects it.
+    public static func run(_ url: URL, blockRows: Int = 1 << 16) throws -> CacheVerification {
+        var result = CacheVerification(url: url)
+        func fault(_ dataset: String, _ rows: Range<Int>?, _ reason: String) {
+            result.faults.append(Fault(dataset: dataset, rows: rows, reason: reason))
+        }
+        let file: H5File
+        do { file = try H5File.open(url) } catch { throw CacheError.notACache("\(url.path): \(error)") }
+        defer { try? file.close() }
+        let root = try file.root
+        for attribute in [CacheLayout.schemaVersionAttribute, CacheLayout.toolVersionAttribute, CacheLayout.completeAttribute,
+                          CacheLayout.specAttribute, CacheLayout.teacherAttribute, CacheLayout.datasetsAttribute,
+                          CacheLayout.createdAttribute, CacheLayout.headAttribute] where !(try root.hasAttribute(attribute)) {
+            fault("", nil, "missing root attribute '\(attribute)'")
+        }
+        guard result.ok else { return result }
+        let version = try root.int64Attribute(CacheLayout.schemaVersionAttribute)
+        if version > CacheLayout.schemaVersion {
+            fault("", nil, "schema version \(version) is newer than this Distillery (\(CacheLayout.schemaVersion))")
+            return result
+        }
+        if try root.int64Attribute(CacheLayout.completeAttribute) != 1 { fault("", nil, "not marked complete (interrupted write)") }
+        let spec: CacheSpec, provenance: CacheProvenance
+        do {
+            spec = try CacheProvenance.decode(CacheSpec.self, from: root.stringAttribute(CacheLayout.specAttribute), what: "spec")
+            provenance = try CacheProvenance.decode(CacheProvenance.self, from: root.stringAttribute(CacheLayout.teacherAttribute), what: "teacher")
+        } catch {
+            fault("", nil, "\(error)")
+            return result
+        }
+        let sequences = try root.hasAttribute(CacheLayout.sequencesAttribute) ? Int(try root.int64Attribute(CacheLayout.sequencesAttribute)) : -1
+
+        // Schema: every planned dataset with its type and width.
+        var datasets: [String: H5Dataset] = [:]
+        for planned in CacheLayout.datasets(spec: spec, provenance: provenance) {
+            guard let d = try? root.dataset(planned.path) else { fault(planned.path, nil, "missing"); continue }
+            if d.elementType != planned.type { fault(planned.path, nil, "element type \(d.elementType), schema says \(planned.type)") }
+            if d.columns != planned.columns && !(planned.columns == 0 && d.rank == 1) {
+                fault(planned.path, nil, "\(d.columns) columns, schema says \(planned.columns)")
+            }
+            datasets[planned.path] = d
+        }
+
+        // Offsets and row counts along each axis.
+        func offsets(_ path: String, entries: Int?) -> [Int64]? {
+            guard let d = datasets[path] else { return nil }
+            if let entries, d.rows != entries { fault(path, nil, "\(d.rows) entries, expected \(entries)"); return nil }
+            guard let values = try? d.read(Int64.self, rows: 0..<d.rows) else { fault(path, 0..<d.rows, "unreadable"); return nil }
+            if values.first != 0 { fault(path, 0..<1, "does not start at 0") }
+            if let bad = values.indices.dropLast().first(where: { values[$0] > values[$0 + 1] }) { fault(path, bad..<(bad + 2), "not monotone") }
+            return values
+        }
+        let tokenOffsets = offsets(CacheLayout.offsets, entries: sequences >= 0 ? sequences + 1 : nil)
+        let s = (tokenOffsets?.count ?? 1) - 1
+        let tokens = Int(tokenOffsets?.last ?? 0)
+        var axes: [String: Int] = ["sequences": s, "sequences+1": s + 1, "tokens": tokens]
+        if let idOffsets = offsets(CacheLayout.exampleIdOffsets, entries: s + 1) { axes["example_id_bytes"] = Int(idOffsets.last ?? 0) }
+        if let maskOffsets = offsets(CacheLayout.maskOffsets, entries: s + 1) {
+            axes["masked"] = Int(maskOffsets.last ?? 0); axes["masked+1"] = Int(maskOffsets.last ?? 0) + 1
+        }
+        if let attention = offsets(CacheLayout.attentionOffsets, entries: s + 1), let tokenOffsets {
+            let heads = provenance.teacher.heads
+            for i in 0..<s {
+                let n = Int(tokenOffsets[i + 1] - tokenOffsets[i])
+                if attention[i + 1] - attention[i] != Int64(heads * n * n) {
+                    fault(CacheLayout.attentionOffsets, i..<(i + 2), "sequence \(i) has \(attention[i + 1] - attention[i]) attention values, expected heads·n² = \(heads * n * n)")
+                    break
+                }
+            }
+            axes["attention_values"] = Int(attention.last ?? 0); axes["attention_rows"] = heads * tokens
+        }
+        let outputAxis = CacheLayout.isMaskedLM(spec: spec, provenance: provenance) ? "masked" : "sequences"
+        if let sampled = offsets(CacheLayout.sampledOffsets, entries: axes[outputAxis].map { $0 + 1 }) { axes["samples"] = Int(sampled.last ?? 0) }
+        if spec.logits.contains(.sampled) { axes[outputAxis + "+1"] = (axes[outputAxis] ?? 0) + 1 }
+        if let ids = datasets[CacheLayout.exampleIdBytes], let expected = axes["example_id_bytes"], ids.rows != expected {
+            fault(CacheLayout.exampleIdBytes, nil, "\(ids.rows) bytes, offsets say \(expected)")
+        }
+        for planned in CacheLayout.datasets(spec: spec, provenance: provenance) {
+            guard let d = datasets[planned.path], let expected = axes[planned.axis] else { continue }
+            if d.rows != expected { fault(planned.path, nil, "\(d.rows) rows, expected \(expected) (\(planned.axis))") }
+        }
+
+        // Every chunk readable, every float finite.
+        let vocabulary = Int64(provenance.teacher.vocabularySize)
+        for planned in CacheLayout.datasets(spec: spec, provenance: provenance) {
+            guard let d = datasets[planned.path] else { continue }
+            result.datasetsChecked += 1
+            let block = max(1, (d.chunkRows ?? blockRows) * max(1, blockRows / max(1, d.chunkRows ?? blockRows)))
+            var row = 0
+            while row < d.rows {
+                let rows = row..<min(row + block, d.rows)
+                do {
+                    switch d.elementType {
+                    case .float32, .float16, .bfloat16, .float64:
+                        let values = try d.read(Float.self, rows: rows)
+                        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                            let width = max(1, d.columns)
+                            fault(planned.path, (rows.lowerBound + bad / width)..<(rows.lowerBound + bad / width + 1), "non-finite value \(values[bad])")
+                        }
+                        result.valuesChecked += values.count
+                    case .uint16, .int32 where planned.path == CacheLayout.inputIds || planned.path.hasSuffix("ids"):
+                        let values = d.elementType == .uint16 ? try d.read(UInt16.self, rows: rows).map(Int64.init) : try d.read(Int32.self, rows: rows).map(Int64.init)
+                        if let bad = values.firstIndex(where: { $0 < 0 || $0 >= vocabulary }) {
+                            fault(planned.path, (rows.lowerBound + bad)..<(rows.lowerBound + bad + 1), "token id \(values[bad]) outside the vocabulary of \(vocabulary)")
+                        }
+                        result.valuesChecked += values.count
+                    default:
+                        result.valuesChecked += try readCount(d, rows)
+                    }
+                } catch {
+                    fault(planned.path, rows, "unreadable: \(error)")
+                }
+                row = rows.upperBound
+            }
+        }
+        return result
+    }
+
+    /// Reads rows in their own integer type (decompressing and checksumming every chunk).
+    private static func readCount(_ d: H5Dataset, _ rows: Range<Int>) throws -> Int {
+        switch d.elementType {
+        case .int8: return try d.read(Int8.self, rows: rows).count
+        case .uint8: return try d.read(UInt8.self, rows: rows).count
+        case .int16: return try d.read(Int16.self, rows: rows).count
+        case .uint16: return try d.read(UInt16.self, rows: rows).count
+        case .int32: return try d.read(Int32.self, rows: rows).count
+        case .uint32: return try d.read(UInt32.self, rows: rows).count
+        default: return try d.read(Int64.self, rows: rows).count
+        }
+    }
+}

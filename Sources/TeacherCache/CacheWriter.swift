@@ -1,0 +1,318 @@
+import Foundation
+import HDF5
+import Kernels
+
+/// Writes a cache file: datasets laid out by `CacheLayout`, rows appended batch by batch through
+/// `RowStream`s, commits that make everything so far durable, and completion by rename.
+///
+/// The file is written as `<out>.partial` and renamed to `<out>` only after the completion flag
+/// is set, so a cache being written is never mistaken for a finished one. A lock file next to it
+/// keeps a second writer away.
+final class CacheWriter {
+    let finalURL: URL
+    let partialURL: URL
+    let spec: CacheSpec
+    let provenance: CacheProvenance
+    private let file: H5File
+    private let lock: FileLock
+    private let idType: H5ElementType
+    private var streams: [String: RowStream] = [:]
+    private var maxErrors: [String: Float] = [:]
+    private(set) var sequences = 0
+    private(set) var tokens = 0
+    private var maskedRows = 0, attentionValues = 0, sampledValues = 0, exampleIdBytes = 0
+    private var sinceCommit = 0
+    private lazy var tensorCodecs: [String: TensorCodec] = Dictionary(tensorPaths.map { ($0.path, $0.codec) }, uniquingKeysWith: { a, _ in a })
+
+    static func partialURL(for url: URL) -> URL { url.deletingLastPathComponent().appendingPathComponent(url.lastPathComponent + ".partial") }
+
+    /// A new cache. Fails if `url` exists (unless `overwrite`) or a partial one is there (resume or remove it).
+    init(creating url: URL, spec: CacheSpec, provenance: CacheProvenance, overwrite: Bool) throws {
+        finalURL = url
+        partialURL = Self.partialURL(for: url)
+        self.spec = spec
+        self.provenance = provenance
+        idType = CacheLayout.idType(provenance)
+        lock = try FileLock(for: partialURL)
+        let manager = FileManager.default
+        if manager.fileExists(atPath: url.path) && !overwrite {
+            throw CacheError.io("\(url.path) already exists; pass --overwrite to replace it")
+        }
+        if manager.fileExists(atPath: partialURL.path) {
+            throw CacheError.io("\(partialURL.path) is an interrupted cache; pass --resume to continue it, or delete it to start again")
+        }
+        file = try H5File.create(partialURL)
+        try createLayout()
+        try commit()
+    }
+
+    /// Reopens `<url>.partial` and rolls it back to its last commit, after checking that the
+    /// spec, teacher and data are the ones it was started with.
+    init(resuming url: URL, spec: CacheSpec, provenance: CacheProvenance) throws {
+        finalURL = url
+        partialURL = Self.partialURL(for: url)
+        self.spec = spec
+        self.provenance = provenance
+        idType = CacheLayout.idType(provenance)
+        lock = try FileLock(for: partialURL)
+        guard FileManager.default.fileExists(atPath: partialURL.path) else {
+            throw CacheError.io("nothing to resume: \(partialURL.path) does not exist")
+        }
+        file = try H5File.open(partialURL, writable: true)
+        let root = try file.root
+        let storedSpec = try CacheProvenance.decode(CacheSpec.self, from: root.stringAttribute(CacheLayout.specAttribute), what: "spec")
+        guard storedSpec == spec else {
+            throw CacheError.incompatible("\(partialURL.path) was started with another cache spec; resume with the same options")
+        }
+        let stored = try CacheProvenance.decode(CacheProvenance.self, from: root.stringAttribute(CacheLayout.teacherAttribute), what: "teacher")
+        guard stored.teacher.weightsSHA256 == provenance.teacher.weightsSHA256,
+              stored.teacher.vocabularySHA256 == provenance.teacher.vocabularySHA256 else {
+            throw CacheError.incompatible("\(partialURL.path) was started with another teacher (weights or vocabulary differ)")
+        }
+        guard stored.datasets.map(\.sha256) == provenance.datasets.map(\.sha256) else {
+            throw CacheError.incompatible("\(partialURL.path) was started with other data (content hashes differ)")
+        }
+        sequences = Int(try root.int64Attribute(CacheLayout.committedSequencesAttribute))
+        try openLayoutForResume()
+    }
+
+    // MARK: layout
+
+    var isMaskedLM: Bool { CacheLayout.isMaskedLM(spec: spec, provenance: provenance) }
+    private var tensorPaths: [CacheLayout.TensorDataset] { CacheLayout.tensorDatasets(spec: spec, provenance: provenance) }
+    private func datasetPlan() -> [CacheLayout.PlannedDataset] { CacheLayout.datasets(spec: spec, provenance: provenance) }
+
+    private func createLayout() throws {
+        let root = try file.root
+        let now = ISO8601DateFormatter().string(from: Date())
+        try root.setAttribute(CacheLayout.schemaVersionAttribute, CacheLayout.schemaVersion)
+        try root.setAttribute(CacheLayout.toolVersionAttribute, DistilleryVersion.current)
+        try root.setAttribute(CacheLayout.createdAttribute, now)
+        try root.setAttribute(CacheLayout.completeAttribute, Int64(0))
+        try root.setAttribute(CacheLayout.specAttribute, CacheProvenance.json(spec))
+        try root.setAttribute(CacheLayout.teacherAttribute, CacheProvenance.json(provenance))
+        try root.setAttribute(CacheLayout.datasetsAttribute, CacheProvenance.json(provenance.datasets))
+        try root.setAttribute(CacheLayout.headAttribute, isMaskedLM ? "masked-lm" : provenance.teacher.head)
+        if let names = provenance.labelNames { try root.setAttribute(CacheLayout.labelNamesAttribute, CacheProvenance.json(names)) }
+        for (path, type, columns) in datasetPlan().map({ ($0.path, $0.type, $0.columns) }) {
+            let rowBytes = max(1, columns) * type.size
+            let dataset = try root.createDataset(path, type: type, columns: columns, options: spec.datasetOptions(rowBytes: rowBytes))
+            if let codec = tensorCodecs[path] {
+                try dataset.setAttribute(CacheLayout.codecAttribute, codec.rawValue)
+                try dataset.setAttribute(CacheLayout.maxErrorAttribute, 0.0)
+                maxErrors[path] = 0
+            }
+            streams[path] = try RowStream(dataset)
+        }
+        // Offsets start at 0.
+        for path in [CacheLayout.offsets, CacheLayout.exampleIdOffsets, CacheLayout.maskOffsets,
+                     CacheLayout.attentionOffsets, CacheLayout.sampledOffsets] {
+            try streams[path]?.append([Int64(0)])
+        }
+    }
+
+    private func openLayoutForResume() throws {
+        let root = try file.root
+        // Roll every dataset back to the rows it had at the last commit, then read the offsets'
+        // last entries to know where each ragged axis stood.
+        for path in datasetPlan().map(\.path) {
+            let dataset = try root.dataset(path)
+            let committed = Int(try dataset.int64Attribute(CacheLayout.committedRowsAttribute))
+            guard committed <= dataset.rows else {
+                throw CacheError.corrupt("\(partialURL.path): \(path) has \(dataset.rows) rows but its last commit recorded \(committed)")
+            }
+            try dataset.truncate(toRows: committed)
+            if try dataset.hasAttribute(CacheLayout.maxErrorAttribute) {
+                maxErrors[path] = Float(try dataset.doubleAttribute(CacheLayout.maxErrorAttribute))
+            }
+            streams[path] = try RowStream(dataset)
+        }
+        func last(_ path: String) throws -> Int {
+            guard let stream = streams[path] else { return 0 }
+            return Int(try stream.dataset.read(Int64.self, rows: (stream.rows - 1)..<stream.rows)[0])
+        }
+        guard streams[CacheLayout.offsets]!.rows == sequences + 1 else {
+            throw CacheError.corrupt("\(partialURL.path): offsets hold \(streams[CacheLayout.offsets]!.rows - 1) sequences but the last commit recorded \(sequences)")
+        }
+        tokens = try last(CacheLayout.offsets)
+        exampleIdBytes = try last(CacheLayout.exampleIdOffsets)
+        maskedRows = try last(CacheLayout.maskOffsets)
+        attentionValues = try last(CacheLayout.attentionOffsets)
+        sampledValues = try last(CacheLayout.sampledOffsets)
+    }
+
+    // MARK: writing
+
+    /// Appends one batch of teacher outputs. Runs on the writer thread.
+    func write(_ batch: TeacherOutputs) throws {
+        let t = provenance.teacher
+        var offsets: [Int64] = [], idOffsets: [Int64] = [], ids: [Int32] = [], types: [UInt8] = []
+        var exampleIndex: [Int64] = [], idBytes: [UInt8] = [], maskOffsets: [Int64] = [], positions: [Int32] = []
+        var originals: [Int32] = [], attentionOffsets: [Int64] = [], intLabels: [Int64] = [], floatLabels: [Float] = []
+        for s in batch.sequences {
+            tokens += s.length
+            offsets.append(Int64(tokens))
+            ids += s.inputIds
+            types += s.tokenTypeIds.map { UInt8(truncatingIfNeeded: $0) }
+            exampleIndex.append(Int64(s.exampleIndex))
+            idBytes += Array(s.exampleId.utf8)
+            exampleIdBytes += s.exampleId.utf8.count
+            idOffsets.append(Int64(exampleIdBytes))
+            if let plan = s.masking {
+                positions += plan.positions
+                originals += plan.originalIds
+                maskedRows += plan.positions.count
+            }
+            maskOffsets.append(Int64(maskedRows))
+            attentionValues += t.heads * s.length * s.length
+            attentionOffsets.append(Int64(attentionValues))
+            switch s.label {
+            case .classIndex(let index)?: intLabels.append(index)
+            case .regression(let value)?: floatLabels.append(value)
+            case nil: break
+            }
+        }
+        try streams[CacheLayout.offsets]!.append(offsets)
+        try appendIds(ids, to: CacheLayout.inputIds)
+        try streams[CacheLayout.tokenTypeIds]!.append(types)
+        try streams[CacheLayout.exampleIndex]!.append(exampleIndex)
+        try streams[CacheLayout.exampleIdBytes]!.append(idBytes)
+        try streams[CacheLayout.exampleIdOffsets]!.append(idOffsets)
+        if let labels = streams[CacheLayout.labels] {
+            if labels.codec.elementType == .float32 { try labels.append(floatLabels) } else { try labels.append(intLabels) }
+        }
+        if isMaskedLM {
+            try streams[CacheLayout.maskOffsets]!.append(maskOffsets)
+            try streams[CacheLayout.maskPositions]!.append(positions)
+            try appendIds(originals, to: CacheLayout.maskOriginalIds)
+        }
+        for (i, l) in spec.hiddenLayers.enumerated() { try appendTensor(batch.hidden[i], width: t.hiddenSize, path: CacheLayout.hidden(l)) }
+        for (i, l) in spec.relationLayers.enumerated() { try appendTensor(batch.relations[i], width: 3 * t.hiddenSize, path: CacheLayout.relations(l)) }
+        if !spec.attentionLayers.isEmpty {
+            try streams[CacheLayout.attentionOffsets]!.append(attentionOffsets)
+            for (i, l) in spec.attentionLayers.enumerated() { try appendAttention(batch.attention[i], sequences: batch.sequences, path: CacheLayout.attention(l)) }
+        }
+        try appendLogits(batch)
+        sequences += batch.sequences.count
+        sinceCommit += batch.sequences.count
+        if sinceCommit >= spec.commitEvery { try commit() }
+    }
+
+    private func appendIds(_ ids: [Int32], to path: String) throws {
+        if idType == .uint16 { try streams[path]!.append(ids.map { UInt16(truncatingIfNeeded: $0) }) } else { try streams[path]!.append(ids) }
+    }
+
+    private func appendTensor(_ values: [Float], width: Int, path: String) throws {
+        let stream = streams[path]!
+        let codec = tensorCodecs[path]!
+        let encoded = values.withUnsafeBufferPointer { RowCodec.encode($0, width: width, codec: codec) }
+        try encoded.bytes.withUnsafeBytes { try stream.append($0) }
+        if codec == .int8 { try streams[CacheLayout.scales(of: path)]!.append(encoded.scales) }
+        maxErrors[path] = max(maxErrors[path] ?? 0, encoded.maxAbsError)
+    }
+
+    /// Attention rows have the sequence's own width n, so each sequence is encoded on its own
+    /// (int8 scales are per query row of each head).
+    private func appendAttention(_ values: [Float], sequences: [SequenceRecord], path: String) throws {
+        var start = 0
+        for s in sequences {
+            let count = provenance.teacher.heads * s.length * s.length
+            try appendTensor(Array(values[start..<(start + count)]), width: s.length, path: path)
+            start += count
+        }
+    }
+
+    private func appendLogits(_ batch: TeacherOutputs) throws {
+        guard !spec.logits.isEmpty else { return }
+        let width = batch.logitWidth, rows = batch.logits.count / max(1, width)
+        if let bad = batch.logits.firstIndex(where: { !$0.isFinite }) {
+            throw CacheError.nonFinite("logit \(batch.logits[bad]) in output row \(bad / width) of the batch starting at sequence \(sequences)")
+        }
+        if spec.logits.contains(.full) { try appendTensor(batch.logits, width: width, path: CacheLayout.fullLogits) }
+        var topIds: [Int32] = [], topLogProbs: [Float] = [], sampledIds: [Int32] = [], counts: [UInt16] = [], sampledOffsets: [Int64] = []
+        let streamsPerSequence = rowStreams(batch)
+        batch.logits.withUnsafeBufferPointer { all in
+            for r in 0..<rows {
+                let row = UnsafeBufferPointer(rebasing: all[(r * width)..<((r + 1) * width)])
+                if spec.logits.contains(.topk) {
+                    let top = SparseLogits.topK(row, k: min(spec.topK, width))
+                    topIds += top.ids + [Int32](repeating: -1, count: spec.topK - top.ids.count)
+                    topLogProbs += top.logProbs + [Float](repeating: -.infinity, count: spec.topK - top.logProbs.count)
+                }
+                if spec.logits.contains(.sampled) {
+                    var generator = SeededGenerator(seed: spec.seed, stream: streamsPerSequence[r])
+                    let draw = SparseLogits.sample(row, draws: spec.sampledDraws, temperature: spec.sampledTemperature, generator: &generator)
+                    sampledIds += draw.ids
+                    counts += draw.counts
+                    sampledValues += draw.ids.count
+                    sampledOffsets.append(Int64(sampledValues))
+                }
+            }
+        }
+        if spec.logits.contains(.topk) {
+            try appendIds(topIds, to: CacheLayout.topKIds)
+            try appendTensor(topLogProbs, width: spec.topK, path: CacheLayout.topKLogProbs)
+        }
+        if spec.logits.contains(.sampled) {
+            try streams[CacheLayout.sampledOffsets]!.append(sampledOffsets)
+            try appendIds(sampledIds, to: CacheLayout.sampledIds)
+            try streams[CacheLayout.sampledCounts]!.append(counts)
+        }
+    }
+
+    /// A random stream per output row that depends only on the sequence and position, so a
+    /// resumed or re-batched run draws the same samples.
+    private func rowStreams(_ batch: TeacherOutputs) -> [UInt64] {
+        var result: [UInt64] = []
+        for (i, s) in batch.sequences.enumerated() {
+            let sequence = UInt64(sequences + i)
+            if let plan = s.masking {
+                result += plan.positions.map { sequence << 16 | UInt64($0) }
+            } else {
+                result.append(sequence << 16)
+            }
+        }
+        return result
+    }
+
+    // MARK: commit and finish
+
+    /// Makes everything written so far durable and records the position to resume from.
+    func commit() throws {
+        for (path, stream) in streams {
+            try stream.commit()
+            if let error = maxErrors[path] { try stream.dataset.setAttribute(CacheLayout.maxErrorAttribute, Double(error)) }
+        }
+        let root = try file.root
+        try root.setAttribute(CacheLayout.committedSequencesAttribute, Int64(sequences))
+        try file.flush()
+        sinceCommit = 0
+    }
+
+    /// Commits, marks the file complete and renames it to its final name.
+    func finish() throws {
+        try commit()
+        let root = try file.root
+        try root.setAttribute(CacheLayout.sequencesAttribute, Int64(sequences))
+        try root.setAttribute(CacheLayout.tokensAttribute, Int64(tokens))
+        try root.setAttribute(CacheLayout.completeAttribute, Int64(1))
+        try file.close()
+        let manager = FileManager.default
+        if manager.fileExists(atPath: finalURL.path) { try manager.removeItem(at: finalURL) }
+        do { try manager.moveItem(at: partialURL, to: finalURL) } catch {
+            throw CacheError.io("could not rename \(partialURL.path) to \(finalURL.path): \(error.localizedDescription)")
+        }
+        lock.release()
+    }
+
+    /// Closes without completing (after an error): the partial file stays for --resume.
+    func abandon() {
+        try? file.close()
+        lock.release()
+    }
+}
+
+/// The version written into caches and printed by `--version`.
+public enum DistilleryVersion {
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,33 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An exclusive advisory lock on `<path>.lock`, so two writers never share a cache path.
+final class FileLock {
+    private var descriptor: Int32
+    let url: URL
+
+    init(for target: URL) throws {
+        url = target.deletingLastPathComponent().appendingPathComponent(target.lastPathComponent + ".lock")
+        descriptor = open(url.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw CacheError.io("cannot create lock file \(url.path): \(String(cString: strerror(errno)))")
+        }
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            close(descriptor)
+            descriptor = -1
+            throw CacheError.io("another process is writing \(target.path) (lock \(url.path) is held)")
+        }
+    }
+
+    func release() {
+        guard descriptor >= 0 else { return }
+        unlink(url.path)
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+        descriptor = -1
+    }
+
+    deinit { release() }
+}
