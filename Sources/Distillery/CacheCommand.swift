@@ -1,0 +1,147 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import Kernels
+import Logging
+import TeacherCache
+
+/// `distillery cache`: stage one.
+struct CacheCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache",
+        abstract: "Run the teacher once over a dataset and store what students learn from (compressed HDF5).",
+        discussion: """
+        Layers: hidden states 0 (embeddings output) … L; attention and relations (Q/K/V) 1 … L. \
+        Lists are comma-separated numbers, or `all`, or `last`. The file is written as OUT.partial \
+        and renamed when complete; an interrupted run continues with --resume. Look at the result \
+        with `distillery inspect OUT` and check it with `distillery verify OUT`.
+        """
+    )
+
+    @Option(help: "Teacher: a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt).")
+    var teacher: String
+    @Option(name: .customLong("data"), help: "Dataset file (JSON Lines, TSV or CSV); repeat for several files.")
+    var data: [String]
+    @Option(help: "Output cache file (.h5).")
+    var out: String
+
+    @OptionGroup var fields: DataFieldOptions
+
+    @Option(help: "Tokens per sequence, [CLS]/[SEP] included.") var maxLength = 128
+    @Option(help: "Sequences per teacher forward pass.") var batchSize = 32
+    @Option(help: "Hidden-state layers to store (0 = embeddings), e.g. 0,3,6 or all.") var hidden: LayerList?
+    @Option(help: "Layers whose attention probabilities to store (1-based), e.g. 6 or all.") var attention: LayerList?
+    @Option(help: "Layers whose Q/K/V projections to store for MiniLMv2 relations (1-based).") var relations: LayerList?
+    @Option(parsing: .upToNextOption, help: "Output distribution forms to store: full, topk, sampled.")
+    var logits: [CacheSpec.LogitsForm] = []
+    @Option(help: "k of the top-k logits.") var topK = 20
+    @Option(help: "Draws per row for sampled logits (Random-Sampling KD).") var sampledDraws = 50
+    @Option(help: "Softmax temperature the samples are drawn at.") var sampledTemperature: Float = 1
+    @Option(help: "Seed for sampling and masked-LM masking.") var seed: UInt64 = 0
+    @Option(help: "Masked-LM teachers: differently masked copies of each sequence.") var maskViews = 1
+    @Option(help: "Masked-LM teachers: fraction of tokens masked.") var maskProbability: Float = 0.15
+    @Option(help: "Codec of hidden states: fp32, fp16, bf16, int8.") var hiddenCodec = TensorCodec.fp16
+    @Option(help: "Codec of attention probabilities.") var attentionCodec = TensorCodec.fp16
+    @Option(help: "Codec of Q/K/V projections.") var relationsCodec = TensorCodec.fp16
+    @Option(help: "Codec of logits (full and top-k log-probabilities).") var logitsCodec = TensorCodec.fp32
+    @Option(help: "Compressor: zstd (needs the plugin outside Distillery), gzip (any HDF5 reader) or none.")
+    var compression = CacheSpec.CacheCompression.zstd
+    @Option(help: "Compression level (zstd 1–22, gzip 0–9).") var level = 3
+    @Option(help: "Uncompressed bytes per chunk.") var chunkBytes = 1 << 20
+    @Option(help: "Sequences between commits (the points --resume restarts from).") var commitEvery = 2048
+    @Flag(help: "Continue an interrupted run from OUT.partial.") var resume = false
+    @Flag(help: "Replace OUT if it exists.") var overwrite = false
+    @OptionGroup var threads: ThreadOptions
+
+    func validate() throws {
+        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+    }
+
+    func run() throws {
+        threads.apply()
+        let logger = Logger(label: "distillery.cache")
+        var spec = CacheSpec()
+        let layers = try teacherLayers()
+        spec.maxLength = maxLength; spec.batchSize = batchSize
+        spec.hiddenLayers = hidden?.resolve(last: layers, first: 0) ?? []
+        spec.attentionLayers = attention?.resolve(last: layers, first: 1) ?? []
+        spec.relationLayers = relations?.resolve(last: layers, first: 1) ?? []
+        spec.logits = logits; spec.topK = topK; spec.sampledDraws = sampledDraws; spec.sampledTemperature = sampledTemperature
+        spec.seed = seed; spec.maskViews = maskViews; spec.masking.probability = maskProbability; spec.masking.seed = seed
+        spec.codecs.hidden = hiddenCodec; spec.codecs.attention = attentionCodec
+        spec.codecs.relations = relationsCodec; spec.codecs.logits = logitsCodec
+        spec.compression = compression; spec.compressionLevel = level; spec.chunkBytes = chunkBytes; spec.commitEvery = commitEvery
+
+        var request = CacheRequest(teacher: URL(fileURLWithPath: teacher), data: data.map { URL(fileURLWithPath: $0) },
+                                   readOptions: fields.readOptions, spec: spec, output: URL(fileURLWithPath: out))
+        request.resume = resume
+        request.overwrite = overwrite
+        let bar = ProgressReporter(label: "cache")
+        let summary = try CacheBuilder.build(request, logger: logger) { p in
+            bar.update(done: p.sequencesDone, total: p.sequencesTotal, rate: p.tokensPerSecond, unit: "tokens/s")
+        }
+        bar.finish()
+        print(String(format: "wrote %@: %d sequences, %d tokens in %.1f s (teacher forward %.1f s, %.2f× of the wall time)%@",
+                     summary.output.path, summary.sequences, summary.tokens, summary.wallSeconds, summary.teacherSeconds,
+                     summary.wallSeconds / max(summary.teacherSeconds, 1e-9),
+                     summary.rowsSkipped > 0 ? ", \(summary.rowsSkipped) bad rows skipped" : ""))
+    }
+
+    private func teacherLayers() throws -> Int {
+        let url = URL(fileURLWithPath: teacher).appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: url.path),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let layers = json["num_hidden_layers"] as? Int else {
+            throw ValidationError("cannot read num_hidden_layers from \(url.path)")
+        }
+        return layers
+    }
+}
+
+/// Where the text, pair, label and id of each example are in the data files.
+struct DataFieldOptions: ParsableArguments {
+    @Option(help: "Data format: jsonl, tsv or csv (default: from the file extension).") var format: DatasetFormat?
+    @Option(help: "Field holding the text.") var textField = "text"
+    @Option(help: "Field holding the second text of a pair.") var pairField: String?
+    @Option(help: "Field holding the label (class name or number).") var labelField: String?
+    @Option(help: "Field holding an example id (default: line number).") var idField: String?
+    @Flag(help: "Skip malformed rows (counted and reported) instead of stopping at the first.") var skipBadRows = false
+
+    var readOptions: DatasetReadOptions {
+        var options = DatasetReadOptions()
+        options.format = format
+        options.fields = DatasetFields(text: textField, textPair: pairField, label: labelField, id: idField)
+        options.skipBadRows = skipBadRows
+        return options
+    }
+}
+
+extension DatasetFormat: ExpressibleByArgument {}
+extension TensorCodec: ExpressibleByArgument {}
+extension CacheSpec.LogitsForm: ExpressibleByArgument {}
+extension CacheSpec.CacheCompression: ExpressibleByArgument {}
+
+/// A list of layers on the command line: "0,3,6", "all" or "last".
+struct LayerList: ExpressibleByArgument {
+    enum Form { case all, last, numbers([Int]) }
+    let form: Form
+
+    init?(argument: String) {
+        switch argument {
+        case "all": form = .all
+        case "last": form = .last
+        default:
+            let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
+            form = .numbers(parts.map { $0! })
+        }
+    }
+
+    func resolve(last: Int, first: Int) -> [Int] {
+        switch form {
+        case .all: return Array(first...last)
+        case .last: return [last]
+        case .numbers(let list): return list
+        }
+    }
+}
