@@ -48,7 +48,8 @@ let package = Package(
         .testTarget(name: "BertTests", dependencies: ["Bert", "SafeTensors"]),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing"]),
-        .testTarget(name: "TeacherCacheTests", dependencies: ["TeacherCache", "Bert", "HDF5", "Datasets", "Tokenization"]),
+        .testTarget(name: "TeacherCacheTests", dependencies: ["TeacherCache", "Bert", "HDF5", "Datasets", "Tokenization", "Kernels",
+                                                              .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CLITests", dependencies: ["Distillery", "SafeTensors"]),
     ]
 )

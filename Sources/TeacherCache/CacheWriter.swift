@@ -195,8 +195,14 @@ final class CacheWriter {
         try appendLogits(batch)
         sequences += batch.sequences.count
         sinceCommit += batch.sequences.count
-        if sinceCommit >= spec.commitEvery { try commit() }
+        if let limit = Self.killAfterCommits, commitsDuringWrites >= limit { _exit(137) }
+        if sinceCommit >= spec.commitEvery { try commit(); commitsDuringWrites += 1 }
     }
+
+    /// Fault injection for the resume tests: the process dies like `kill -9` on the first batch
+    /// written after this many commits (so uncommitted chunks are left on disk).
+    private static let killAfterCommits = ProcessInfo.processInfo.environment["DISTILLERY_FAULT_KILL_AFTER_COMMITS"].flatMap(Int.init)
+    private var commitsDuringWrites = 0
 
     private func appendIds(_ ids: [Int32], to path: String) throws {
         if idType == .uint16 { try streams[path]!.append(ids.map { UInt16(truncatingIfNeeded: $0) }) } else { try streams[path]!.append(ids) }

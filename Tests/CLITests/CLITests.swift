@@ -97,16 +97,6 @@ enum CLI {
         return url
     }
 
-    /// The tiny classifier fixture with a 99-token vocabulary (its vocab_size), lower-cased.
-    static func tinyModelFolder() throws -> URL {
-        let folder = try temporaryDirectory()
-        for name in ["config.json", "model.safetensors"] {
-            try FileManager.default.copyItem(at: fixtures.appendingPathComponent("tiny-cls/\(name)"), to: folder.appendingPathComponent(name))
-        }
-        let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", ".", "dog"]
-        let vocabulary = words + (words.count..<99).map { "##w\($0)" }
-        try (vocabulary.joined(separator: "\n") + "\n").write(to: folder.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
-        try #"{"do_lower_case": true}"#.write(to: folder.appendingPathComponent("tokenizer_config.json"), atomically: true, encoding: .utf8)
-        return folder
-    }
+    /// The tiny classifier fixture: a complete Hugging Face folder with a 99-token vocabulary.
+    static func tinyModelFolder() throws -> URL { fixtures.appendingPathComponent("tiny-cls") }
 }
