@@ -50,6 +50,6 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Hashing"]),
         .testTarget(name: "TeacherCacheTests", dependencies: ["TeacherCache", "Bert", "HDF5", "Datasets", "Tokenization", "Kernels",
                                                               .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "CLITests", dependencies: ["Distillery", "SafeTensors"]),
+        .testTarget(name: "CLITests", dependencies: ["Distillery", "SafeTensors", "TeacherCache", "HDF5"]),
     ]
 )

@@ -38,13 +38,20 @@ public final class H5File {
         return H5File(url: url, id: id, writable: true)
     }
 
-    /// Opens an existing file, read-only unless `writable`.
-    public static func open(_ url: URL, writable: Bool = false) throws -> H5File {
+    /// Opens an existing file, read-only unless `writable`. A 1.10-format file that a crashed
+    /// writer left open keeps a "file in use" flag that makes a later writable open fail;
+    /// `recoveringFromCrash` clears it first (what `h5clear -s` does) — only for a file that
+    /// no live process is writing (callers hold their own lock).
+    public static func open(_ url: URL, writable: Bool = false, recoveringFromCrash: Bool = false) throws -> H5File {
         let site = H5Site(file: url.path, object: "/")
         let operation = writable ? "open for writing" : "open"
         try H5Library.enter(site, operation)
         let access = try accessProperties(site, operation)
         defer { H5Pclose(access) }
+        if recoveringFromCrash {
+            var clear: hbool_t = true
+            try site.check(H5Pset(access, "clear_status_flags", &clear), operation + " (clearing the crash flag)")
+        }
         let id = try site.check(H5Fopen(url.path, writable ? dh5_f_acc_rdwr() : dh5_f_acc_rdonly(), access), operation)
         return H5File(url: url, id: id, writable: writable)
     }

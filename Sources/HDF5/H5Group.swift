@@ -41,6 +41,14 @@ public final class H5Group: H5Object {
         }
     }
 
+    /// Unlinks `name` (a group with everything below it, or a dataset). Its file space is freed
+    /// for reuse by later writes in this session.
+    public func removeChild(_ name: String) throws {
+        let operation = "remove '\(name)'"
+        let site = try enter(operation)
+        try site.check(H5Ldelete(id, name, h5Default), operation)
+    }
+
     public func hasChild(_ name: String) throws -> Bool {
         try kind(of: name) != nil
     }

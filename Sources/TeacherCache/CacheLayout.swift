@@ -27,6 +27,11 @@ public enum CacheLayout {
     public static let codecAttribute = "codec"
     public static let maxErrorAttribute = "max_abs_error"
     public static let committedRowsAttribute = "committed_rows"
+    /// In a file being written: the unfinished last chunk of every dataset at the last commit,
+    /// as raw rows (`_commit/<n>/<dataset path with / as .>`). Gone once the file is complete.
+    public static let commitGroup = "_commit"
+    public static let commitNumberAttribute = "commit_number"
+    static func tailName(_ path: String) -> String { path.replacingOccurrences(of: "/", with: ".") }
 
     // Inputs.
     public static let offsets = "inputs/offsets"

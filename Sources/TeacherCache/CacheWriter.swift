@@ -22,6 +22,7 @@ final class CacheWriter {
     private(set) var tokens = 0
     private var maskedRows = 0, attentionValues = 0, sampledValues = 0, exampleIdBytes = 0
     private var sinceCommit = 0
+    private var commitNumber = 0
     private lazy var tensorCodecs: [String: TensorCodec] = Dictionary(tensorPaths.map { ($0.path, $0.codec) }, uniquingKeysWith: { a, _ in a })
 
     static func partialURL(for url: URL) -> URL { url.deletingLastPathComponent().appendingPathComponent(url.lastPathComponent + ".partial") }
@@ -58,7 +59,7 @@ final class CacheWriter {
         guard FileManager.default.fileExists(atPath: partialURL.path) else {
             throw CacheError.io("nothing to resume: \(partialURL.path) does not exist")
         }
-        file = try H5File.open(partialURL, writable: true)
+        file = try H5File.open(partialURL, writable: true, recoveringFromCrash: true)
         let root = try file.root
         let storedSpec = try CacheProvenance.decode(CacheSpec.self, from: root.stringAttribute(CacheLayout.specAttribute), what: "spec")
         guard storedSpec == spec else {
@@ -115,22 +116,19 @@ final class CacheWriter {
         let root = try file.root
         // Roll every dataset back to the rows it had at the last commit, then read the offsets'
         // last entries to know where each ragged axis stood.
+        commitNumber = Int(try root.int64Attribute(CacheLayout.commitNumberAttribute))
+        let tails = try root.group("\(CacheLayout.commitGroup)/\(commitNumber)")
         for path in datasetPlan().map(\.path) {
             let dataset = try root.dataset(path)
-            let committed = Int(try dataset.int64Attribute(CacheLayout.committedRowsAttribute))
-            guard committed <= dataset.rows else {
-                throw CacheError.corrupt("\(partialURL.path): \(path) has \(dataset.rows) rows but its last commit recorded \(committed)")
-            }
-            try dataset.truncate(toRows: committed)
             if try dataset.hasAttribute(CacheLayout.maxErrorAttribute) {
                 maxErrors[path] = Float(try dataset.doubleAttribute(CacheLayout.maxErrorAttribute))
             }
-            streams[path] = try RowStream(dataset)
+            let committed = Int(try dataset.int64Attribute(CacheLayout.committedRowsAttribute))
+            let name = CacheLayout.tailName(path)
+            let tail = try tails.hasChild(name) ? try tails.dataset(name).read(UInt8.self, rows: 0..<(try tails.dataset(name).rows)) : []
+            streams[path] = try RowStream(dataset, committedRows: committed, tail: tail)
         }
-        func last(_ path: String) throws -> Int {
-            guard let stream = streams[path] else { return 0 }
-            return Int(try stream.dataset.read(Int64.self, rows: (stream.rows - 1)..<stream.rows)[0])
-        }
+        func last(_ path: String) throws -> Int { Int(try streams[path]?.lastInt64() ?? 0) }
         guard streams[CacheLayout.offsets]!.rows == sequences + 1 else {
             throw CacheError.corrupt("\(partialURL.path): offsets hold \(streams[CacheLayout.offsets]!.rows - 1) sequences but the last commit recorded \(sequences)")
         }
@@ -283,22 +281,40 @@ final class CacheWriter {
 
     // MARK: commit and finish
 
-    /// Makes everything written so far durable and records the position to resume from.
+    /// Makes everything written so far durable and records the position to resume from:
+    /// full chunks are already in the datasets; unfinished ones go into a new tail group, and
+    /// only after the flush is the previous commit's tail group dropped.
     func commit() throws {
+        let root = try file.root
+        commitNumber += 1
+        let tails = try root.createGroup("\(CacheLayout.commitGroup)/\(commitNumber)")
         for (path, stream) in streams {
-            try stream.commit()
+            let tail = stream.tail
+            if !tail.isEmpty {
+                let dataset = try tails.createDataset(CacheLayout.tailName(path), type: .uint8,
+                                                      options: H5DatasetOptions(chunkRows: tail.count, compression: .none, shuffle: false, checksum: true))
+                try dataset.append(tail)
+            }
+            try stream.dataset.setAttribute(CacheLayout.committedRowsAttribute, Int64(stream.rows))
             if let error = maxErrors[path] { try stream.dataset.setAttribute(CacheLayout.maxErrorAttribute, Double(error)) }
         }
-        let root = try file.root
         try root.setAttribute(CacheLayout.committedSequencesAttribute, Int64(sequences))
+        try root.setAttribute(CacheLayout.commitNumberAttribute, Int64(commitNumber))
         try file.flush()
+        if commitNumber > 1 { try root.group(CacheLayout.commitGroup).removeChild(String(commitNumber - 1)) }
         sinceCommit = 0
     }
 
-    /// Commits, marks the file complete and renames it to its final name.
+    /// Writes the last chunks, marks the file complete and renames it to its final name.
     func finish() throws {
-        try commit()
         let root = try file.root
+        for (path, stream) in streams {
+            try stream.finish()
+            try stream.dataset.setAttribute(CacheLayout.committedRowsAttribute, Int64(stream.rows))
+            if let error = maxErrors[path] { try stream.dataset.setAttribute(CacheLayout.maxErrorAttribute, Double(error)) }
+        }
+        try root.removeChild(CacheLayout.commitGroup)
+        try root.setAttribute(CacheLayout.committedSequencesAttribute, Int64(sequences))
         try root.setAttribute(CacheLayout.sequencesAttribute, Int64(sequences))
         try root.setAttribute(CacheLayout.tokensAttribute, Int64(tokens))
         try root.setAttribute(CacheLayout.completeAttribute, Int64(1))

@@ -1,31 +1,40 @@
 import HDF5
 
 /// Appends rows to one dataset as whole chunks encoded outside HDF5 (H5ChunkCodec) and written
-/// with H5Dwrite_chunk. A commit writes the unfinished last chunk too; once it fills up it is
-/// written again in place, so a commit never leaves rows only in memory.
+/// once each with H5Dwrite_chunk.
+///
+/// Crash safety: committed bytes are never overwritten in place. A commit stores the unfinished
+/// last chunk's rows in a new tail dataset (under `CacheLayout.commitGroup`) instead of writing
+/// them into the chunk that later fills up, so a process killed after a commit leaves the
+/// committed state intact: full chunks up to the tail, and the tail beside them. The last chunk
+/// goes into the dataset itself only when the file is finished.
 final class RowStream {
     let dataset: H5Dataset
     let codec: H5ChunkCodec
-    /// First row of the chunk being filled.
+    /// First row of the chunk being filled; the dataset holds exactly the rows before it.
     private var chunkStart: Int
     private var pending: [UInt8]
     private var pendingRows = 0
-    /// Rows accepted so far (on disk or pending).
+    /// Rows accepted so far (in full chunks or pending).
     var rows: Int { chunkStart + pendingRows }
 
-    /// Opens a stream at the end of `dataset`, reloading its unfinished last chunk (after a resume).
-    init(_ dataset: H5Dataset) throws {
+    /// A stream at the end of a new `dataset`, or, when resuming, at its last commit: the
+    /// `committedRows` rows are the full chunks in the dataset plus `tail` (raw rows of the
+    /// unfinished chunk); anything written after the commit is cut off.
+    init(_ dataset: H5Dataset, committedRows: Int? = nil, tail: [UInt8] = []) throws {
         self.dataset = dataset
         codec = try dataset.chunkCodec()
-        pending = []
-        pending.reserveCapacity(codec.chunkBytes)
-        let tail = dataset.rows % codec.chunkRows
-        chunkStart = dataset.rows - tail
-        if tail > 0 {
-            let stored = try codec.decode(dataset.readEncodedChunk(chunkStart / codec.chunkRows))
-            pending.append(contentsOf: stored[0..<(tail * codec.rowBytes)])
-            pendingRows = tail
+        let rows = committedRows ?? dataset.rows
+        let tailRows = tail.count / codec.rowBytes
+        chunkStart = rows - tailRows
+        guard tail.count % codec.rowBytes == 0, tailRows < codec.chunkRows, chunkStart % codec.chunkRows == 0,
+              chunkStart >= 0, chunkStart <= dataset.rows else {
+            throw CacheError.corrupt("\(dataset.file.url.path): \(dataset.path): the last commit (\(rows) rows, \(tail.count) tail bytes) does not match the \(dataset.rows) rows in the file")
         }
+        if chunkStart < dataset.rows { try dataset.truncate(toRows: chunkStart) }
+        pending = tail
+        pending.reserveCapacity(codec.chunkBytes)
+        pendingRows = tail.count / codec.rowBytes
     }
 
     /// Appends whole rows given as the stored type's little-endian bytes.
@@ -37,7 +46,12 @@ final class RowStream {
             pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
             pendingRows = pending.count / codec.rowBytes
             offset += take
-            if pending.count == codec.chunkBytes { try writePending(); chunkStart += codec.chunkRows; pending.removeAll(keepingCapacity: true); pendingRows = 0 }
+            if pending.count == codec.chunkBytes {
+                try writePending()
+                chunkStart += codec.chunkRows
+                pending.removeAll(keepingCapacity: true)
+                pendingRows = 0
+            }
         }
     }
 
@@ -45,14 +59,23 @@ final class RowStream {
         try values.withUnsafeBytes { try append($0) }
     }
 
-    /// Makes every accepted row durable in the file (up to HDF5's own flush).
-    func commit() throws {
+    /// The last accepted value of a one-dimensional int64 stream (an offsets array).
+    func lastInt64() throws -> Int64 {
+        precondition(codec.elementType == .int64 && codec.columns == 1 && rows > 0, "\(dataset.path) is not a non-empty offsets stream")
+        if pendingRows > 0 { return pending.withUnsafeBytes { $0.load(fromByteOffset: pending.count - 8, as: Int64.self) } }
+        return try dataset.read(Int64.self, rows: (rows - 1)..<rows)[0]
+    }
+
+    /// The unfinished chunk's rows, for a commit's tail dataset.
+    var tail: [UInt8] { pending }
+
+    /// Writes the unfinished last chunk into the dataset: only when no more rows will come.
+    func finish() throws {
         if pendingRows > 0 { try writePending() }
-        try dataset.setAttribute(CacheLayout.committedRowsAttribute, Int64(rows))
     }
 
     private func writePending() throws {
         let chunk = try pending.withUnsafeBytes { try codec.encode($0) }
-        try dataset.writeEncodedChunk(chunk, atRow: chunkStart)
+        try dataset.appendEncodedChunk(chunk)
     }
 }

@@ -1,0 +1,144 @@
+import Foundation
+import HDF5
+import XCTest
+import TeacherCache
+
+/// `distillery cache / inspect / verify` as a user runs them, including interruption and damage.
+final class CacheCommandTests: XCTestCase {
+    var folder: URL!
+    override func setUpWithError() throws { folder = try CLI.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    private func data(rows: Int) throws -> URL {
+        let words = ["the", "cat", "sat", "on", "a", "mat", "dog", "movie", "was", "very", "good", "bad", "not", "great", "film"]
+        let lines = (0..<rows).map { i -> String in
+            let text = (0..<(1 + (i * 5) % 20)).map { words[($0 + i) % words.count] }.joined(separator: " ")
+            return "\(text)\t\(["neg", "pos"][i % 2])"
+        }
+        let url = folder.appendingPathComponent("train.tsv")
+        try ("text\tlabel\n" + lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    private func cacheArguments(_ data: URL, _ out: URL) -> [String] {
+        ["cache", "--teacher", CLI.fixtures.appendingPathComponent("tiny-cls").path, "--data", data.path, "--label-field", "label",
+         "--out", out.path, "--hidden", "all", "--attention", "2", "--relations", "1", "--logits", "full", "topk", "sampled",
+         "--top-k", "2", "--max-length", "20", "--batch-size", "4", "--commit-every", "8", "--chunk-bytes", "4096", "--threads", "1"]
+    }
+
+    func testKilledRunResumesToTheSameContentAsAnUninterruptedRun() throws {
+        let data = try data(rows: 60)
+        let reference = folder.appendingPathComponent("reference.h5"), resumed = folder.appendingPathComponent("resumed.h5")
+        let clean = try CLI.run(cacheArguments(data, reference))
+        XCTAssertEqual(clean.status, 0, clean.stderr)
+
+        // Dies like kill -9 right after writing a batch that follows its third commit.
+        let killed = try CLI.run(cacheArguments(data, resumed), environment: ["DISTILLERY_FAULT_KILL_AFTER_COMMITS": "3"])
+        XCTAssertEqual(killed.status, 137)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: resumed.path), "no complete-looking file after a crash")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: resumed.path + ".partial"))
+        // Readers refuse the partial file; a second plain run refuses to overwrite it.
+        XCTAssertThrowsError(try CacheReader(url: resumed)) { XCTAssertTrue("\($0)".contains("--resume"), "\($0)") }
+        let again = try CLI.run(cacheArguments(data, resumed))
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains("--resume"), again.stderr)
+
+        let resume = try CLI.run(cacheArguments(data, resumed) + ["--resume"])
+        XCTAssertEqual(resume.status, 0, resume.stderr)
+        XCTAssertTrue(resume.stderr.contains("resuming"), resume.stderr)
+        try assertSameContent(reference, resumed)
+        XCTAssertEqual(try CLI.run(["verify", resumed.path]).status, 0)
+    }
+
+    func testResumeWithOtherOptionsIsRefused() throws {
+        let data = try data(rows: 30)
+        let out = folder.appendingPathComponent("c.h5")
+        XCTAssertEqual(try CLI.run(cacheArguments(data, out), environment: ["DISTILLERY_FAULT_KILL_AFTER_COMMITS": "1"]).status, 137)
+        let other = try CLI.run(cacheArguments(data, out) + ["--resume", "--hidden-codec", "bf16"])
+        XCTAssertNotEqual(other.status, 0)
+        XCTAssertTrue(other.stderr.contains("another cache spec"), other.stderr)
+    }
+
+    func testInspectAndVerifyReportDamage() throws {
+        let data = try data(rows: 40)
+        let out = folder.appendingPathComponent("c.h5")
+        XCTAssertEqual(try CLI.run(cacheArguments(data, out)).status, 0)
+        let inspect = try CLI.run(["inspect", out.path])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        for text in ["complete", "/hidden/layer_2", "fp16", "zstd", "fletcher32", "bytes/token", "labels: neg, pos", "tiny-cls"] {
+            XCTAssertTrue(inspect.stdout.contains(text), "inspect shows \(text)")
+        }
+        XCTAssertEqual(try CLI.run(["verify", out.path]).status, 0)
+
+        // Flip bytes inside the largest stored chunk of /relations/layer_1.
+        let file = try H5File.open(out)
+        let dataset = try file.root.dataset("relations/layer_1")
+        let chunk = try dataset.chunkLocation(0)
+        try file.close()
+        let handle = try FileHandle(forUpdating: out)
+        try handle.seek(toOffset: UInt64(chunk.fileOffset + chunk.storedBytes / 2))
+        let byte = try handle.read(upToCount: 1)![0]
+        try handle.seek(toOffset: UInt64(chunk.fileOffset + chunk.storedBytes / 2))
+        handle.write(Data([byte ^ 0xFF]))
+        try handle.close()
+        let verify = try CLI.run(["verify", out.path])
+        XCTAssertEqual(verify.status, 1)
+        XCTAssertTrue(verify.stdout.contains("FAULT /relations/layer_1 rows 0..<"), verify.stdout)
+    }
+
+    func testBadInputIsNamed() throws {
+        let out = folder.appendingPathComponent("c.h5")
+        let bad = folder.appendingPathComponent("bad.tsv")
+        try "text\tlabel\nthe cat\tpos\nthe dog\n".write(to: bad, atomically: true, encoding: .utf8)
+        var result = try CLI.run(cacheArguments(bad, out))
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("bad.tsv:3"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path + ".partial"), "no file for data that never loaded")
+        result = try CLI.run(cacheArguments(bad, out) + ["--skip-bad-rows"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("1 bad rows skipped"), result.stdout)
+        // A teacher without the requested layer, and an existing output.
+        result = try CLI.run(cacheArguments(try data(rows: 4), folder.appendingPathComponent("d.h5")) + ["--attention", "7"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("attention layer 7 is outside 1…2"), result.stderr)
+        result = try CLI.run(cacheArguments(try data(rows: 4), out))
+        XCTAssertTrue(result.stderr.contains("already exists"), result.stderr)
+        // Not a cache at all.
+        let text = folder.appendingPathComponent("x.h5")
+        try "hello".write(to: text, atomically: true, encoding: .utf8)
+        result = try CLI.run(["inspect", text.path])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains(text.path), result.stderr)
+    }
+
+    /// Every dataset equal value for value, and the attributes that describe the content.
+    private func assertSameContent(_ a: URL, _ b: URL, line: UInt = #line) throws {
+        let fa = try H5File.open(a), fb = try H5File.open(b)
+        defer { try? fa.close(); try? fb.close() }
+        for attribute in ["sequences", "tokens", "committed_sequences"] {
+            XCTAssertEqual(try fa.root.int64Attribute(attribute), try fb.root.int64Attribute(attribute), attribute, line: line)
+        }
+        XCTAssertEqual(try fa.root.stringAttribute("spec"), try fb.root.stringAttribute("spec"), line: line)
+        var compared = 0
+        func walk(_ ga: H5Group, _ gb: H5Group, _ prefix: String) throws {
+            XCTAssertEqual(try ga.childNames.sorted(), try gb.childNames.sorted(), prefix, line: line)
+            for name in try ga.childNames {
+                if try ga.kind(of: name) == .group { try walk(try ga.group(name), try gb.group(name), prefix + "/" + name); continue }
+                let da = try ga.dataset(name), db = try gb.dataset(name)
+                XCTAssertEqual(da.rows, db.rows, prefix + "/" + name, line: line)
+                switch da.elementType {
+                case .float32, .float16, .bfloat16:
+                    XCTAssertEqual(try da.read(Float.self, rows: 0..<da.rows), try db.read(Float.self, rows: 0..<db.rows), prefix + "/" + name, line: line)
+                    if try da.hasAttribute("max_abs_error") {
+                        XCTAssertEqual(try da.doubleAttribute("max_abs_error"), try db.doubleAttribute("max_abs_error"), line: line)
+                    }
+                default:
+                    XCTAssertEqual(try da.read(Int64.self, rows: 0..<da.rows), try db.read(Int64.self, rows: 0..<db.rows), prefix + "/" + name, line: line)
+                }
+                compared += 1
+            }
+        }
+        try walk(try fa.root, try fb.root, "")
+        XCTAssertGreaterThan(compared, 10, line: line)
+    }
+}
