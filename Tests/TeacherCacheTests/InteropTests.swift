@@ -1,0 +1,104 @@
+import Foundation
+import XCTest
+@testable import TeacherCache
+
+/// Caches are plain HDF5: h5dump (with the zstd plugin) and h5py + hdf5plugin read the same
+/// numbers as Distillery's reader. h5dump exits 0 with an empty DATA block when it cannot load
+/// a filter, so these tests look at values, never only at exit codes.
+final class InteropTests: XCTestCase {
+    var folder: URL!
+    override func setUpWithError() throws { folder = try CacheFixtures.temporaryDirectory() }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
+
+    private func cache(codec: TensorCodec, compression: CacheSpec.CacheCompression) throws -> URL {
+        var spec = CacheSpec()
+        spec.maxLength = 16; spec.batchSize = 4
+        spec.hiddenLayers = [0, 2]; spec.attentionLayers = [2]; spec.logits = [.full]
+        spec.codecs.hidden = codec; spec.codecs.attention = codec
+        spec.compression = compression
+        let out = folder.appendingPathComponent("\(codec)-\(compression).h5")
+        try CacheFixtures.build(teacher: "cls", data: try CacheFixtures.dataFile(in: folder, rows: 9), spec: spec, out: out)
+        return out
+    }
+
+    private func pluginDirectory() throws -> String {
+        let path = ProcessInfo.processInfo.environment["DISTILLERY_PLUGIN_DIR"]
+            ?? CacheFixtures.packageRoot.appendingPathComponent("build/hdf5-plugins").path
+        guard FileManager.default.fileExists(atPath: path + "/libh5zstd.so") else {
+            throw XCTSkip("zstd HDF5 plugin not built at \(path): run `make plugin`")
+        }
+        return path
+    }
+
+    private func shell(_ command: String, environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testH5dumpPrintsTheCachedNumbersThroughThePlugin() throws {
+        let plugins = try pluginDirectory()
+        guard try shell("command -v h5dump").status == 0 else { throw XCTSkip("h5dump not installed (apt-get install hdf5-tools)") }
+        let out = try cache(codec: .fp32, compression: .zstd)
+        let expected = try CacheReader(url: out).sequence(0).hidden[2]!
+        let dump = try shell("h5dump -d /hidden/layer_2 -s 0,0 -c 1,8 -m %.9g \(out.path)", environment: ["HDF5_PLUGIN_PATH": plugins])
+        XCTAssertEqual(dump.status, 0, dump.output)
+        let numbers = numbersAfterData(dump.output)
+        XCTAssertEqual(numbers.count, 8, dump.output)
+        for (a, b) in zip(numbers, expected.prefix(8)) { XCTAssertEqual(Float(a), b, accuracy: 1e-6) }
+        // Without the plugin the values are missing: the test above really went through it.
+        let blind = try shell("h5dump -d /hidden/layer_2 -s 0,0 -c 1,8 \(out.path)", environment: ["HDF5_PLUGIN_PATH": folder.path])
+        XCTAssertLessThan(numbersAfterData(blind.output).count, 8)
+    }
+
+    func testGzipCachesNeedNoPlugin() throws {
+        guard try shell("command -v h5dump").status == 0 else { throw XCTSkip("h5dump not installed") }
+        let out = try cache(codec: .fp16, compression: .gzip)
+        let expected = try CacheReader(url: out).sequence(0).hidden[0]!
+        let dump = try shell("h5dump -d /hidden/layer_0 -s 0,0 -c 1,4 -m %.9g \(out.path)", environment: ["HDF5_PLUGIN_PATH": folder.path])
+        let numbers = numbersAfterData(dump.output)
+        XCTAssertEqual(numbers.count, 4, dump.output)
+        for (a, b) in zip(numbers, expected.prefix(4)) { XCTAssertEqual(Float(a), b, accuracy: 1e-6) }
+    }
+
+    func testH5pyAndHdf5pluginReadTheSameValues() throws {
+        guard try shell("python3 -c 'import h5py, hdf5plugin, numpy'").status == 0 else {
+            throw XCTSkip("python3 with h5py, hdf5plugin and numpy is not available (make setup-python)")
+        }
+        for codec in [TensorCodec.fp16, .int8] {
+            let out = try cache(codec: codec, compression: .zstd)
+            let script = CacheFixtures.packageRoot.appendingPathComponent("scripts/check_cache.py").path
+            let result = try shell("python3 \(script) \(out.path) --sequence 3")
+            XCTAssertEqual(result.status, 0, result.output)
+            let json = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as! [String: Any]
+            let reader = try CacheReader(url: out)
+            let s = try reader.sequence(3)
+            XCTAssertEqual(json["complete"] as? Int, 1)
+            XCTAssertEqual(json["sequences"] as? Int, reader.sequenceCount)
+            XCTAssertEqual((json["input_ids"] as? [Int])?.map(Int32.init), s.inputIds)
+            for (key, values) in [("hidden.0", s.hidden[0]!), ("hidden.2", s.hidden[2]!), ("attention.2", s.attention[2]!), ("logits.full", s.fullLogits)] {
+                let python = (json[key] as! [Double]).map(Float.init)
+                XCTAssertEqual(python.count, values.count, key)
+                // Same stored bytes, same decoding: equal up to the float32 product of int8 × scale.
+                XCTAssertLessThanOrEqual(zip(python, values).map { abs($0 - $1) }.max() ?? 0, 1e-6, "\(codec) \(key)")
+            }
+            XCTAssertLessThan(json["attention.2.row_sums_max_deviation"] as! Double, 0.02, "attention rows are distributions")
+        }
+    }
+
+    /// The numbers inside h5dump's DATA { … } block (after the "(row,col):" index prefixes).
+    private func numbersAfterData(_ output: String) -> [Double] {
+        guard let start = output.range(of: "DATA {") else { return [] }
+        let body = output[start.upperBound...].prefix { $0 != "}" }
+        let cleaned = body.replacingOccurrences(of: #"\([0-9, ]+\):"#, with: " ", options: .regularExpression)
+        return cleaned.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" }).compactMap { Double($0) }
+    }
+}
