@@ -1,6 +1,7 @@
 import Foundation
 import HDF5
 import XCTest
+import SafeTensors
 import TeacherCache
 
 /// `distillery cache / inspect / verify` as a user runs them, including interruption and damage.
@@ -109,6 +110,43 @@ final class CacheCommandTests: XCTestCase {
         result = try CLI.run(["inspect", text.path])
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains(text.path), result.stderr)
+    }
+
+    func testNonFiniteTeacherOutputNamesTheExample() throws {
+        // A copy of the tiny classifier with one NaN in the second layer's output bias.
+        let teacher = folder.appendingPathComponent("nan-teacher")
+        try FileManager.default.createDirectory(at: teacher, withIntermediateDirectories: true)
+        let source = CLI.fixtures.appendingPathComponent("tiny-cls")
+        for name in ["config.json", "vocab.txt", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: teacher.appendingPathComponent(name))
+        }
+        let weights = try SafeTensorsFile(url: source.appendingPathComponent("model.safetensors"))
+        var writer = SafeTensorsWriter()
+        for name in weights.names {
+            var values = try weights.floats(name)
+            if name == "bert.encoder.layer.1.output.dense.bias" { values[3] = .nan }
+            try writer.add(name, shape: weights.tensors[name]!.shape, floats: values)
+        }
+        try writer.write(to: teacher.appendingPathComponent("model.safetensors"))
+        var arguments = cacheArguments(try data(rows: 6), folder.appendingPathComponent("nan.h5"))
+        arguments[arguments.firstIndex(of: "--teacher")! + 1] = teacher.path
+        let result = try CLI.run(arguments)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.contains("non-finite") && result.stderr.contains("example '2' (data row 1)"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("nan.h5").path))
+    }
+
+    func testFullDiskStopsWithAClearMessageAndNoCompleteFile() throws {
+        let small = folder.appendingPathComponent("small")
+        try FileManager.default.createDirectory(at: small, withIntermediateDirectories: true)
+        let mount = try CLI.shell("mount -t tmpfs -o size=160k tmpfs \(small.path)")
+        guard mount.status == 0 else { throw XCTSkip("cannot mount a small tmpfs here (needs root): \(mount.output)") }
+        defer { _ = try? CLI.shell("umount \(small.path)") }
+        let out = small.appendingPathComponent("c.h5")
+        let result = try CLI.run(cacheArguments(try data(rows: 400), out) + ["--hidden-codec", "fp32"])
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.stderr.lowercased().contains("space") || result.stderr.contains("write"), result.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "no complete-looking file")
     }
 
     /// Every dataset equal value for value, and the attributes that describe the content.
