@@ -16,7 +16,7 @@ PY_PACKAGES := numpy safetensors h5py hdf5plugin
 PY_TORCH    := torch==2.13.0+cpu
 PY_REFERENCE := transformers tokenizers
 
-.PHONY: setup setup-python setup-reference build plugin models test demo bench-teacher fixtures clean
+.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache fixtures clean
 
 ## setup: system libraries (idempotent; skips apt when everything is present)
 setup:
@@ -65,12 +65,16 @@ fixtures: models setup-reference
 	$(PYTHON) scripts/fixtures/tokenizer_fixtures.py --vocab $(MINILM)/vocab.txt --out Tests/Fixtures/tokenizer
 	$(PYTHON) scripts/fixtures/bert_fixtures.py --minilm $(MINILM) --out Tests/Fixtures/bert
 
-## demo: fetch the real teacher and run it on a small real text sample
+## demo: fetch the real teacher, cache what students learn from on a small real text sample, look at it
+DEMO := results/demo
 demo: build models
-	@mkdir -p results/demo
-	.build/release/distillery forward --model $(MINILM) --input pipelines/data/sample.txt \
-	  --out results/demo/teacher-outputs.safetensors --capture hidden attentions logits
-	@echo "Teacher outputs: results/demo/teacher-outputs.safetensors (read with safetensors in Python)"
+	@mkdir -p $(DEMO)
+	$(PYTHON) scripts/bench/text_sample.py --out $(DEMO)/sample.jsonl --rows 96
+	.build/release/distillery cache --teacher $(MINILM) --data $(DEMO)/sample.jsonl --out $(DEMO)/cache.h5 \
+	  --hidden 0,3,6 --attention 6 --relations 6 --max-length 128 --overwrite
+	.build/release/distillery inspect $(DEMO)/cache.h5
+	.build/release/distillery verify $(DEMO)/cache.h5
+	@echo; echo "Cache: $(DEMO)/cache.h5 — try: HDF5_PLUGIN_PATH=$(PLUGIN_DIR) h5dump -d /hidden/layer_6 -c 1,8 $(DEMO)/cache.h5"
 
 ## bench-teacher: teacher throughput against a PyTorch CPU peer in the same run (not a test)
 BENCH_ROUNDS ?= 3
@@ -80,6 +84,15 @@ bench-teacher: build models setup-reference
 	    .build/release/distillery bench teacher --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 --- \
 	    $(PYTHON) scripts/bench/teacher_peer.py --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 || exit 1; \
 	done
+
+## bench-cache: stage one against the teacher alone, bytes/token per codec, read throughput (not a test)
+bench-cache: build models
+	@mkdir -p data
+	$(PYTHON) scripts/bench/text_sample.py --out data/bench.jsonl
+	.build/release/distillery bench cache --teacher $(MINILM) --data data/bench.jsonl --threads 2
+
+## bench: every benchmark
+bench: bench-teacher bench-cache
 
 clean:
 	rm -rf .build build .test.log

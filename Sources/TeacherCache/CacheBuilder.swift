@@ -72,12 +72,8 @@ public enum CacheBuilder {
         let resumedFrom = writer.sequences
         if resumedFrom > 0 { logger.info("resuming \(writer.partialURL.path) after \(resumedFrom) committed sequences") }
 
-        var capture: BertCapture = []
-        if !spec.hiddenLayers.isEmpty { capture.insert(.hiddenStates) }
-        if !spec.attentionLayers.isEmpty { capture.insert(.attentions) }
-        if !spec.relationLayers.isEmpty { capture.insert(.projections) }
-        if !spec.logits.isEmpty { capture.insert(.logits) }
-        let forward = BertForward(model: model, maxBatch: spec.batchSize, maxSeq: min(spec.maxLength, model.config.maxPositionEmbeddings), capture: capture)
+        let forward = BertForward(model: model, maxBatch: spec.batchSize, maxSeq: min(spec.maxLength, model.config.maxPositionEmbeddings),
+                                  capture: capture(for: spec))
         let maskedLM = writer.isMaskedLM
         let specials: Set<Int32> = [tokenizer.clsId, tokenizer.sepId, tokenizer.padId]
 
@@ -139,6 +135,38 @@ public enum CacheBuilder {
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return CacheSummary(output: request.output, sequences: writer.sequences, tokens: writer.tokens, resumedFrom: resumedFrom,
                             rowsSkipped: data.skipped, wallSeconds: wall, teacherSeconds: Double(teacherNanoseconds) / 1e9)
+    }
+
+    /// The teacher's work alone over the same data, batches and captures as `build`, writing
+    /// nothing: the baseline the benchmark compares a whole cache run with.
+    public static func teacherPass(_ request: CacheRequest) throws -> (seconds: Double, tokens: Int) {
+        let spec = request.spec
+        let tokenizer = try BertTokenizer(modelDirectory: request.teacher)
+        let model = try BertModel.load(directory: request.teacher)
+        let data = try loadData(request)
+        let forward = BertForward(model: model, maxBatch: spec.batchSize, maxSeq: min(spec.maxLength, model.config.maxPositionEmbeddings),
+                                  capture: capture(for: spec))
+        let start = DispatchTime.now().uptimeNanoseconds
+        var tokens = 0
+        for first in stride(from: 0, to: data.examples.count, by: spec.batchSize) {
+            let records = data.examples[first..<min(first + spec.batchSize, data.examples.count)].map { e in
+                let encoding = tokenizer.encode(e.text, pair: e.textPair, maxLength: forward.maxSeq)
+                return SequenceRecord(exampleIndex: 0, view: 0, exampleId: e.id, label: nil, inputIds: encoding.inputIds,
+                                      tokenTypeIds: encoding.tokenTypeIds, masking: nil)
+            }
+            try forward.run(paddedInput(records, padId: tokenizer.padId))
+            tokens += records.reduce(0) { $0 + $1.length }
+        }
+        return (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, tokens)
+    }
+
+    static func capture(for spec: CacheSpec) -> BertCapture {
+        var capture: BertCapture = []
+        if !spec.hiddenLayers.isEmpty { capture.insert(.hiddenStates) }
+        if !spec.attentionLayers.isEmpty { capture.insert(.attentions) }
+        if !spec.relationLayers.isEmpty { capture.insert(.projections) }
+        if !spec.logits.isEmpty { capture.insert(.logits) }
+        return capture
     }
 
     // MARK: steps
