@@ -6,7 +6,7 @@
 /// Taylor series to degree 7 (truncation error r⁸/8! < 6e-9), 2ⁿ built in the exponent bits.
 /// n is rounded by adding 1.5·2²³ (the float adder rounds to nearest), which also keeps NaN
 /// from trapping in an integer conversion.
-@inline(__always)
+@usableFromInline @inline(__always)
 func expInRange(_ x: Float) -> Float {
     let shifted = x * 1.44269504088896341 + 12_582_912
     let n = shifted - 12_582_912
@@ -24,7 +24,7 @@ func expInRange(_ x: Float) -> Float {
 
 /// e^x to ~2 ulp; below -87 it flushes to 0 (far below what a softmax sum resolves), above 88 it
 /// saturates at e^88.
-@inline(__always)
+@inlinable @inline(__always)
 public func fastExp(_ x: Float) -> Float {
     let y = expInRange(min(max(x, -87), 88))
     return x < -87 ? 0 : y
@@ -32,7 +32,7 @@ public func fastExp(_ x: Float) -> Float {
 
 /// erf(x) to within 4e-7 absolute: 1 - e^(-x²)·erfcx(|x|) with erfcx from ErfPolynomial.swift,
 /// |x| clamped at 4 where erf is 1 in Float.
-@inline(__always)
+@inlinable @inline(__always)
 public func fastErf(_ x: Float) -> Float {
     let a = min(abs(x), 4)
     let t = 1 / (1 + erfFitP * a)

@@ -14,6 +14,16 @@ public enum Threads {
         openblas_set_num_threads(Int32(current))
     }
 
+    /// Runs `body` with BLAS single-threaded, for parallel regions whose workers call BLAS
+    /// themselves: OpenBLAS would otherwise split even small GEMMs over its own pool from every
+    /// worker at once. Process-wide, so only the thread that owns BLAS work may call it.
+    public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
+        guard current > 1 else { return try body() }
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(current)) }
+        return try body()
+    }
+
     /// The number of cores this process may use.
     public static var available: Int { ProcessInfo.processInfo.activeProcessorCount }
 }
@@ -27,10 +37,6 @@ public func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<
         body(0..<count)
         return
     }
-    // BLAS calls inside the workers run single-threaded: OpenBLAS would otherwise split even
-    // small GEMMs over its own pool from every worker at once and the threads fight for cores.
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(Int32(Threads.count)) }
     withoutActuallyEscaping(body) { body in
         DispatchQueue.concurrentPerform(iterations: workers) { w in
             let start = count * w / workers, end = count * (w + 1) / workers

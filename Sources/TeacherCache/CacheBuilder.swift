@@ -56,7 +56,8 @@ public enum CacheBuilder {
             throw CacheError.incompatible("\(request.teacher.path)/vocab.txt has \(tokenizer.vocabularySize) tokens but config.json says vocab_size \(model.config.vocabSize)")
         }
         let heads = model.heads
-        try spec.validate(layers: model.config.numHiddenLayers, hasClassifier: heads.classifierLabels > 0, hasMaskedLM: heads.maskedLM)
+        try spec.validate(layers: model.config.numHiddenLayers, hasClassifier: heads.classifierLabels > 0, hasMaskedLM: heads.maskedLM,
+                          logitWidth: heads.classifierLabels > 0 ? heads.classifierLabels : model.config.vocabSize)
 
         let data = try loadData(request)
         let labels = try LabelPlan(examples: data.examples, labelMap: data.labelMap, teacher: model.config, heads: heads)
@@ -75,7 +76,7 @@ public enum CacheBuilder {
         let forward = BertForward(model: model, maxBatch: spec.batchSize, maxSeq: min(spec.maxLength, model.config.maxPositionEmbeddings),
                                   capture: capture(for: spec))
         let maskedLM = writer.isMaskedLM
-        let specials: Set<Int32> = [tokenizer.clsId, tokenizer.sepId, tokenizer.padId]
+        let specials: Set<Int32> = [tokenizer.clsId, tokenizer.sepId, tokenizer.padId, tokenizer.unkId, tokenizer.maskId]
 
         // The writer thread runs one batch behind the teacher; two batches in flight at most.
         let queue = DispatchQueue(label: "distillery.cache-writer")

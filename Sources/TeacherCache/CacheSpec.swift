@@ -53,7 +53,7 @@ public struct CacheSpec: Codable, Equatable, Sendable {
     }
 
     /// Checks the spec against itself and the teacher; errors say which field and why.
-    public func validate(layers: Int, hasClassifier: Bool, hasMaskedLM: Bool) throws {
+    public func validate(layers: Int, hasClassifier: Bool, hasMaskedLM: Bool, logitWidth: Int) throws {
         func fail(_ why: String) -> CacheError { .invalidSpec(why) }
         if maxLength < 3 { throw fail("max length must be at least 3, not \(maxLength)") }
         if batchSize < 1 { throw fail("batch size must be at least 1, not \(batchSize)") }
@@ -69,7 +69,9 @@ public struct CacheSpec: Codable, Equatable, Sendable {
         if !logits.isEmpty && !hasClassifier && !hasMaskedLM {
             throw fail("the teacher has neither a classification nor a masked-LM head, so it has no logits to cache; drop --logits or use a BertForSequenceClassification / BertForMaskedLM teacher")
         }
-        if logits.contains(.topk) && topK < 1 { throw fail("top-k needs k ≥ 1, not \(topK)") }
+        if logits.contains(.topk) && !(1...logitWidth).contains(topK) {
+            throw fail("top-k needs 1 ≤ k ≤ \(logitWidth) (the teacher's output width), not \(topK)")
+        }
         if logits.contains(.sampled) {
             if !(1...65_535).contains(sampledDraws) { throw fail("sampled draws must be in 1…65535, not \(sampledDraws)") }
             if !(sampledTemperature > 0) { throw fail("sampling temperature must be positive, not \(sampledTemperature)") }

@@ -233,34 +233,34 @@ final class CacheWriter {
             throw CacheError.nonFinite("logit \(batch.logits[bad]) in output row \(bad / width) of the batch starting at sequence \(sequences)")
         }
         if spec.logits.contains(.full) { try appendTensor(batch.logits, width: width, path: CacheLayout.fullLogits) }
-        var topIds: [Int32] = [], topLogProbs: [Float] = [], sampledIds: [Int32] = [], counts: [UInt16] = [], sampledOffsets: [Int64] = []
-        let streamsPerSequence = rowStreams(batch)
-        batch.logits.withUnsafeBufferPointer { all in
-            for r in 0..<rows {
-                let row = UnsafeBufferPointer(rebasing: all[(r * width)..<((r + 1) * width)])
-                if spec.logits.contains(.topk) {
-                    let top = SparseLogits.topK(row, k: min(spec.topK, width))
-                    topIds += top.ids + [Int32](repeating: -1, count: spec.topK - top.ids.count)
-                    topLogProbs += top.logProbs + [Float](repeating: -.infinity, count: spec.topK - top.logProbs.count)
+        if spec.logits.contains(.topk) {
+            let k = spec.topK
+            var ids = [Int32](repeating: 0, count: rows * k), logProbs = [Float](repeating: 0, count: rows * k)
+            batch.logits.withUnsafeBufferPointer { all in
+                ids.withUnsafeMutableBufferPointer { i in
+                    logProbs.withUnsafeMutableBufferPointer { l in SparseLogits.topK(rows: all, width: width, k: k, ids: i, logProbs: l) }
                 }
-                if spec.logits.contains(.sampled) {
-                    var generator = SeededGenerator(seed: spec.seed, stream: streamsPerSequence[r])
-                    let draw = SparseLogits.sample(row, draws: spec.sampledDraws, temperature: spec.sampledTemperature, generator: &generator)
+            }
+            try appendIds(ids, to: CacheLayout.topKIds)
+            try appendTensor(logProbs, width: k, path: CacheLayout.topKLogProbs)
+        }
+        if spec.logits.contains(.sampled) {
+            var sampledIds: [Int32] = [], counts: [UInt16] = [], sampledOffsets: [Int64] = []
+            let streams = rowStreams(batch)
+            batch.logits.withUnsafeBufferPointer { all in
+                for r in 0..<rows {
+                    var generator = SeededGenerator(seed: spec.seed, stream: streams[r])
+                    let draw = SparseLogits.sample(UnsafeBufferPointer(rebasing: all[(r * width)..<((r + 1) * width)]),
+                                                   draws: spec.sampledDraws, temperature: spec.sampledTemperature, generator: &generator)
                     sampledIds += draw.ids
                     counts += draw.counts
                     sampledValues += draw.ids.count
                     sampledOffsets.append(Int64(sampledValues))
                 }
             }
-        }
-        if spec.logits.contains(.topk) {
-            try appendIds(topIds, to: CacheLayout.topKIds)
-            try appendTensor(topLogProbs, width: spec.topK, path: CacheLayout.topKLogProbs)
-        }
-        if spec.logits.contains(.sampled) {
-            try streams[CacheLayout.sampledOffsets]!.append(sampledOffsets)
+            try self.streams[CacheLayout.sampledOffsets]!.append(sampledOffsets)
             try appendIds(sampledIds, to: CacheLayout.sampledIds)
-            try streams[CacheLayout.sampledCounts]!.append(counts)
+            try self.streams[CacheLayout.sampledCounts]!.append(counts)
         }
     }
 

@@ -222,32 +222,11 @@ public enum SparseLogits {
         let n = min(blockSize, logits.count - start)
         let block = logits.baseAddress! + start  // indexing from here keeps overflow checks out of the loop, so it vectorises
         if temperature == 1 {  // x/1 = x exactly: the division (a quarter of the loop's time) is skipped
-            for j in 0..<n { weights[j] = expNonPositive(block[j] - m) }
+            for j in 0..<n { weights[j] = fastExp(block[j] - m) }
         } else {
-            for j in 0..<n { weights[j] = expNonPositive(block[j] / temperature - m) }
+            for j in 0..<n { weights[j] = fastExp(block[j] / temperature - m) }
         }
         return n
-    }
-
-    /// e^x for x ≤ 0 (0 below −87, NaN stays NaN): Kernels' `fastExp` algorithm (x = n·ln2 + r, Cody–Waite split
-    /// of ln2, Taylor series of e^r to degree 7, 2ⁿ built in the exponent bits; ~2 ulp). Repeated here because
-    /// `fastExp` is not `@inlinable`: called across modules it cannot vectorise and costs ~8 ns per logit.
-    @inline(__always)
-    static func expNonPositive(_ x: Float) -> Float {
-        let clamped = x < -87 ? -87 : x
-        let shifted = clamped * 1.44269504088896341 + 12_582_912
-        let n = shifted - 12_582_912
-        let r = (clamped - n * 0.693359375) - n * -2.12194440e-4
-        var p: Float = 1.0 / 5040
-        p = p * r + 1.0 / 720
-        p = p * r + 1.0 / 120
-        p = p * r + 1.0 / 24
-        p = p * r + 1.0 / 6
-        p = p * r + 0.5
-        p = p * r + 1
-        p = p * r + 1
-        let y = p * Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) << 23)
-        return x < -87 ? 0 : y
     }
 
     /// Σ_i exp(logit_i/τ − m) in Double: per block of 64 (stored in blockSums when given), the blocks added in order.
