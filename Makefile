@@ -71,7 +71,7 @@ demo: build models
 	@mkdir -p $(DEMO)
 	$(PYTHON) scripts/bench/text_sample.py --out $(DEMO)/sample.jsonl --rows 96
 	.build/release/distillery cache --teacher $(MINILM) --data $(DEMO)/sample.jsonl --out $(DEMO)/cache.h5 \
-	  --hidden 0,3,6 --attention 6 --relations 6 --max-length 128 --overwrite
+	  --spec pipelines/demo-cache.yaml --overwrite
 	.build/release/distillery inspect $(DEMO)/cache.h5
 	.build/release/distillery verify $(DEMO)/cache.h5
 	@echo; echo "Cache: $(DEMO)/cache.h5 — try: HDF5_PLUGIN_PATH=$(PLUGIN_DIR) h5dump -d /hidden/layer_6 -c 1,8 $(DEMO)/cache.h5"

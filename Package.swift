@@ -22,6 +22,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
@@ -36,7 +37,7 @@ let package = Package(
         .target(name: "Hashing"),
         .target(name: "Datasets", dependencies: ["Hashing"]),
         .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels",
-                                                     .product(name: "Logging", package: "swift-log")]),
+                                                     .product(name: "Logging", package: "swift-log"), "Yams"]),
         .executableTarget(name: "Distillery", dependencies: [
             "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -42,11 +42,11 @@ def main():
                 values = values * (scale[:, None] if values.ndim == 2 else scale)
             return values
 
-        for layer in spec["hiddenLayers"]:
+        for layer in spec["hidden_layers"]:
             out[f"hidden.{layer}"] = tensor(f"hidden/layer_{layer}", slice(start, end)).ravel().tolist()
-        if spec["attentionLayers"]:
+        if spec["attention_layers"]:
             a = f["attention/offsets"][:]
-            for layer in spec["attentionLayers"]:
+            for layer in spec["attention_layers"]:
                 path = f"attention/layer_{layer}"
                 values = f[path][int(a[i]):int(a[i + 1])].astype(np.float32)
                 n = end - start

@@ -27,28 +27,30 @@ struct CacheCommand: ParsableCommand {
 
     @OptionGroup var fields: DataFieldOptions
 
-    @Option(help: "Tokens per sequence, [CLS]/[SEP] included.") var maxLength = 128
-    @Option(help: "Sequences per teacher forward pass.") var batchSize = 32
+    @Option(help: "A YAML cache spec (the pipelines' `cache:` block, snake_case keys); the flags below override it.")
+    var spec: String?
+    @Option(help: "Tokens per sequence, [CLS]/[SEP] included (default 128).") var maxLength: Int?
+    @Option(help: "Sequences per teacher forward pass (default 32).") var batchSize: Int?
     @Option(help: "Hidden-state layers to store (0 = embeddings), e.g. 0,3,6 or all.") var hidden: LayerList?
     @Option(help: "Layers whose attention probabilities to store (1-based), e.g. 6 or all.") var attention: LayerList?
     @Option(help: "Layers whose Q/K/V projections to store for MiniLMv2 relations (1-based).") var relations: LayerList?
     @Option(parsing: .upToNextOption, help: "Output distribution forms to store: full, topk, sampled.")
     var logits: [CacheSpec.LogitsForm] = []
-    @Option(help: "k of the top-k logits.") var topK = 20
-    @Option(help: "Draws per row for sampled logits (Random-Sampling KD).") var sampledDraws = 50
-    @Option(help: "Softmax temperature the samples are drawn at.") var sampledTemperature: Float = 1
-    @Option(help: "Seed for sampling and masked-LM masking.") var seed: UInt64 = 0
-    @Option(help: "Masked-LM teachers: differently masked copies of each sequence.") var maskViews = 1
-    @Option(help: "Masked-LM teachers: fraction of tokens masked.") var maskProbability: Float = 0.15
-    @Option(help: "Codec of hidden states: fp32, fp16, bf16, int8.") var hiddenCodec = TensorCodec.fp16
-    @Option(help: "Codec of attention probabilities.") var attentionCodec = TensorCodec.fp16
-    @Option(help: "Codec of Q/K/V projections.") var relationsCodec = TensorCodec.fp16
-    @Option(help: "Codec of logits (full and top-k log-probabilities).") var logitsCodec = TensorCodec.fp32
-    @Option(help: "Compressor: zstd (needs the plugin outside Distillery), gzip (any HDF5 reader) or none.")
-    var compression = CacheSpec.CacheCompression.zstd
-    @Option(help: "Compression level (zstd 1–22, gzip 0–9).") var level = 3
-    @Option(help: "Uncompressed bytes per chunk.") var chunkBytes = 1 << 20
-    @Option(help: "Sequences between commits (the points --resume restarts from).") var commitEvery = 2048
+    @Option(help: "k of the top-k logits (default 20).") var topK: Int?
+    @Option(help: "Draws per row for sampled logits, Random-Sampling KD (default 50).") var sampledDraws: Int?
+    @Option(help: "Softmax temperature the samples are drawn at (default 1).") var sampledTemperature: Float?
+    @Option(help: "Seed for sampling and masked-LM masking (default 0).") var seed: UInt64?
+    @Option(help: "Masked-LM teachers: differently masked copies of each sequence (default 1).") var maskViews: Int?
+    @Option(help: "Masked-LM teachers: fraction of tokens masked (default 0.15).") var maskProbability: Float?
+    @Option(help: "Codec of hidden states: fp32, fp16, bf16, int8 (default fp16).") var hiddenCodec: TensorCodec?
+    @Option(help: "Codec of attention probabilities (default fp16).") var attentionCodec: TensorCodec?
+    @Option(help: "Codec of Q/K/V projections (default fp16).") var relationsCodec: TensorCodec?
+    @Option(help: "Codec of logits, full and top-k log-probabilities (default fp32).") var logitsCodec: TensorCodec?
+    @Option(help: "Compressor: zstd (needs the plugin outside Distillery), gzip (any HDF5 reader) or none (default zstd).")
+    var compression: CacheSpec.CacheCompression?
+    @Option(help: "Compression level (zstd 1–22, gzip 0–9; default 3).") var level: Int?
+    @Option(help: "Uncompressed bytes per chunk (default 1 MiB).") var chunkBytes: Int?
+    @Option(help: "Sequences between commits, the points --resume restarts from (default 2048).") var commitEvery: Int?
     @Flag(help: "Continue an interrupted run from OUT.partial.") var resume = false
     @Flag(help: "Replace OUT if it exists.") var overwrite = false
     @OptionGroup var threads: ThreadOptions
@@ -60,18 +62,7 @@ struct CacheCommand: ParsableCommand {
     func run() throws {
         threads.apply()
         let logger = Logger(label: "distillery.cache")
-        var spec = CacheSpec()
-        let layers = try teacherLayers()
-        spec.maxLength = maxLength; spec.batchSize = batchSize
-        spec.hiddenLayers = hidden?.resolve(last: layers, first: 0) ?? []
-        spec.attentionLayers = attention?.resolve(last: layers, first: 1) ?? []
-        spec.relationLayers = relations?.resolve(last: layers, first: 1) ?? []
-        spec.logits = logits; spec.topK = topK; spec.sampledDraws = sampledDraws; spec.sampledTemperature = sampledTemperature
-        spec.seed = seed; spec.maskViews = maskViews; spec.masking.probability = maskProbability; spec.masking.seed = seed
-        spec.codecs.hidden = hiddenCodec; spec.codecs.attention = attentionCodec
-        spec.codecs.relations = relationsCodec; spec.codecs.logits = logitsCodec
-        spec.compression = compression; spec.compressionLevel = level; spec.chunkBytes = chunkBytes; spec.commitEvery = commitEvery
-
+        let spec = try resolvedSpec()
         var request = CacheRequest(teacher: URL(fileURLWithPath: teacher), data: data.map { URL(fileURLWithPath: $0) },
                                    readOptions: fields.readOptions, spec: spec, output: URL(fileURLWithPath: out))
         request.resume = resume
@@ -85,6 +76,25 @@ struct CacheCommand: ParsableCommand {
                      summary.output.path, summary.sequences, summary.tokens, summary.wallSeconds, summary.teacherSeconds,
                      summary.wallSeconds / max(summary.teacherSeconds, 1e-9),
                      summary.rowsSkipped > 0 ? ", \(summary.rowsSkipped) bad rows skipped" : ""))
+    }
+
+    /// The YAML spec (or the defaults) with every given flag applied on top.
+    private func resolvedSpec() throws -> CacheSpec {
+        var s = try spec.map { try CacheSpec.load(yaml: URL(fileURLWithPath: $0)) } ?? CacheSpec()
+        let layers = try teacherLayers()
+        func set<T>(_ value: T?, _ keyPath: WritableKeyPath<CacheSpec, T>) { if let value { s[keyPath: keyPath] = value } }
+        set(maxLength, \.maxLength); set(batchSize, \.batchSize)
+        set(hidden?.resolve(last: layers, first: 0), \.hiddenLayers)
+        set(attention?.resolve(last: layers, first: 1), \.attentionLayers)
+        set(relations?.resolve(last: layers, first: 1), \.relationLayers)
+        if !logits.isEmpty { s.logits = logits }
+        set(topK, \.topK); set(sampledDraws, \.sampledDraws); set(sampledTemperature, \.sampledTemperature)
+        if let seed { s.seed = seed; s.masking.seed = seed }
+        set(maskViews, \.maskViews); set(maskProbability, \.masking.probability)
+        set(hiddenCodec, \.codecs.hidden); set(attentionCodec, \.codecs.attention)
+        set(relationsCodec, \.codecs.relations); set(logitsCodec, \.codecs.logits)
+        set(compression, \.compression); set(level, \.compressionLevel); set(chunkBytes, \.chunkBytes); set(commitEvery, \.commitEvery)
+        return s
     }
 
     private func teacherLayers() throws -> Int {

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import Yams
 
 /// What stage one stores: the same block is used by `distillery cache` flags and pipeline YAML.
 /// Layer numbers: hidden states 0 = embeddings output, 1…L = layer outputs; attention and
@@ -36,6 +37,70 @@ public struct CacheSpec: Codable, Equatable, Sendable {
 
     public init() {}
 
+    // The YAML block of pipelines and the JSON in cache files use these snake_case keys; any
+    // key may be left out and takes its default.
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case maxLength = "max_length", batchSize = "batch_size", hiddenLayers = "hidden_layers"
+        case attentionLayers = "attention_layers", relationLayers = "relation_layers", logits, topK = "top_k"
+        case sampledDraws = "sampled_draws", sampledTemperature = "sampled_temperature", seed, masking
+        case maskViews = "mask_views", codecs, compression, compressionLevel = "compression_level"
+        case chunkBytes = "chunk_bytes", commitEvery = "commit_every"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        // allKeys of a typed container drops names it does not know; look at the raw ones.
+        if let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.first(where: { CodingKeys(stringValue: $0.stringValue) == nil }) {
+            throw CacheError.invalidSpec("unknown key '\(unknown.stringValue)' (known: \(CodingKeys.allCases.map(\.stringValue).joined(separator: ", ")))")
+        }
+        let d = CacheSpec()
+        maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength) ?? d.maxLength
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        hiddenLayers = try c.decodeIfPresent([Int].self, forKey: .hiddenLayers) ?? d.hiddenLayers
+        attentionLayers = try c.decodeIfPresent([Int].self, forKey: .attentionLayers) ?? d.attentionLayers
+        relationLayers = try c.decodeIfPresent([Int].self, forKey: .relationLayers) ?? d.relationLayers
+        logits = try c.decodeIfPresent([LogitsForm].self, forKey: .logits) ?? d.logits
+        topK = try c.decodeIfPresent(Int.self, forKey: .topK) ?? d.topK
+        sampledDraws = try c.decodeIfPresent(Int.self, forKey: .sampledDraws) ?? d.sampledDraws
+        sampledTemperature = try c.decodeIfPresent(Float.self, forKey: .sampledTemperature) ?? d.sampledTemperature
+        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        masking = try c.decodeIfPresent(MaskingOptions.self, forKey: .masking) ?? d.masking
+        maskViews = try c.decodeIfPresent(Int.self, forKey: .maskViews) ?? d.maskViews
+        codecs = try c.decodeIfPresent(ComponentCodecs.self, forKey: .codecs) ?? d.codecs
+        compression = try c.decodeIfPresent(CacheCompression.self, forKey: .compression) ?? d.compression
+        compressionLevel = try c.decodeIfPresent(Int.self, forKey: .compressionLevel) ?? d.compressionLevel
+        chunkBytes = try c.decodeIfPresent(Int.self, forKey: .chunkBytes) ?? d.chunkBytes
+        commitEvery = try c.decodeIfPresent(Int.self, forKey: .commitEvery) ?? d.commitEvery
+    }
+
+    /// A spec from YAML, the block pipelines use (snake_case keys, all optional), either at the top
+    /// level of the file or under a `cache:` key.
+    public static func load(yaml url: URL) throws -> CacheSpec {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw CacheError.io("cannot read \(url.path): \(error.localizedDescription)") }
+        do {
+            if let node = try Yams.compose(yaml: text), let block = node.mapping?["cache"] {
+                return try YAMLDecoder().decode(CacheSpec.self, from: Yams.serialize(node: block))
+            }
+            return try YAMLDecoder().decode(CacheSpec.self, from: text)
+        } catch let error as CacheError {
+            throw CacheError.invalidSpec("\(url.path): \(error)")
+        } catch let DecodingError.dataCorrupted(context) where context.underlyingError is CacheError {
+            throw CacheError.invalidSpec("\(url.path): \(context.underlyingError!)")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
+            throw CacheError.invalidSpec("\(url.path): \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
+        } catch {
+            throw CacheError.invalidSpec("\(url.path): \(error)")
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
     public enum LogitsForm: String, Codable, CaseIterable, Sendable {
         case full, topk, sampled
     }
@@ -50,6 +115,15 @@ public struct CacheSpec: Codable, Equatable, Sendable {
         public var relations = TensorCodec.fp16
         public var logits = TensorCodec.fp32
         public init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = ComponentCodecs()
+            hidden = try c.decodeIfPresent(TensorCodec.self, forKey: .hidden) ?? d.hidden
+            attention = try c.decodeIfPresent(TensorCodec.self, forKey: .attention) ?? d.attention
+            relations = try c.decodeIfPresent(TensorCodec.self, forKey: .relations) ?? d.relations
+            logits = try c.decodeIfPresent(TensorCodec.self, forKey: .logits) ?? d.logits
+        }
     }
 
     /// Checks the spec against itself and the teacher; errors say which field and why.
@@ -79,6 +153,7 @@ public struct CacheSpec: Codable, Equatable, Sendable {
         if maskViews < 1 { throw fail("mask views must be at least 1, not \(maskViews)") }
         if maskViews > 1 && !(hasMaskedLM && !hasClassifier) { throw fail("mask views apply to masked-LM teachers only") }
         if !(0 < masking.probability && masking.probability <= 1) { throw fail("masking probability must be in (0, 1]") }
+        if let problem = masking.problem { throw fail(problem) }
         switch compression {
         case .zstd where !(1...22).contains(compressionLevel): throw fail("zstd level must be in 1…22, not \(compressionLevel)")
         case .gzip where !(0...9).contains(compressionLevel): throw fail("gzip level must be in 0…9, not \(compressionLevel)")

@@ -33,6 +33,10 @@ public struct MaskingOptions: Sendable, Equatable, Codable {
         self.seed = seed
     }
 
+    enum CodingKeys: String, CodingKey {
+        case probability, maskFraction = "mask_fraction", randomFraction = "random_fraction", seed
+    }
+
     /// Missing keys take their defaults, so a configuration may name only what it changes.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)

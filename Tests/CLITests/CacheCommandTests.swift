@@ -60,6 +60,19 @@ final class CacheCommandTests: XCTestCase {
         XCTAssertTrue(other.stderr.contains("another cache spec"), other.stderr)
     }
 
+    func testYAMLSpecWithFlagsOnTop() throws {
+        let spec = folder.appendingPathComponent("spec.yaml")
+        try "cache:\n  hidden_layers: [0, 1]\n  attention_layers: [2]\n  codecs: {hidden: bf16}\n".write(to: spec, atomically: true, encoding: .utf8)
+        let out = folder.appendingPathComponent("c.h5")
+        let result = try CLI.run(["cache", "--teacher", CLI.fixtures.appendingPathComponent("tiny-cls").path, "--data", try data(rows: 10).path,
+                                  "--out", out.path, "--spec", spec.path, "--hidden", "2", "--threads", "1"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let inspect = try CLI.run(["inspect", out.path]).stdout
+        XCTAssertTrue(inspect.contains("/hidden/layer_2") && !inspect.contains("/hidden/layer_0"), "--hidden overrides the YAML")
+        XCTAssertTrue(inspect.contains("/attention/layer_2"), "the YAML's attention layers stay")
+        XCTAssertTrue(inspect.contains("bfloat16"), "the YAML's codec stays")
+    }
+
     func testInspectAndVerifyReportDamage() throws {
         let data = try data(rows: 40)
         let out = folder.appendingPathComponent("c.h5")
