@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 import SafeTensors
 
@@ -62,54 +63,18 @@ final class CLITests: XCTestCase {
 }
 
 enum CLI {
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
+    typealias Result = ProgramResult
 
-    /// The `distillery` built next to this test bundle.
-    static var executable: URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("distillery").path) && dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.appendingPathComponent("distillery")
+    /// Runs the `distillery` built next to this test bundle.
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> ProgramResult {
+        try runProgram(builtProduct("distillery"), arguments, stdin: stdin, environment: environment)
     }
 
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out; process.standardError = err; process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
-    }
+    static func shell(_ command: String) throws -> ProgramResult { try TestSupport.shell(command) }
 
-    static func shell(_ command: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
+    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/bert")
 
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/bert")
-
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("distillery-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
+    static func temporaryDirectory() throws -> URL { try makeTemporaryDirectory("distillery-cli") }
 
     /// The tiny classifier fixture: a complete Hugging Face folder with a 99-token vocabulary.
     static func tinyModelFolder() throws -> URL { fixtures.appendingPathComponent("tiny-cls") }

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import TestSupport
 import XCTest
 
 /// The fast path: chunks encoded by H5ChunkCodec and written with appendEncodedChunk read

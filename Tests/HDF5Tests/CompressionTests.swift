@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import TestSupport
 import XCTest
 
 /// zstd and gzip datasets: read back here, by h5dump through the plugin, and by h5py + hdf5plugin;

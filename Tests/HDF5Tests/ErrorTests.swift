@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import HDF5
+import TestSupport
 import XCTest
 
 /// Failures name the file, the object and the operation, and carry HDF5's own reason.

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import TestSupport
 import XCTest
 
 /// The module converts Float ↔ float16 / bfloat16 itself (HDF5 1.10.8's float → half

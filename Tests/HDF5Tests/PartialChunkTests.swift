@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import TestSupport
 import XCTest
 
 /// A writer that commits partial chunks rewrites them when they fill, and rolls back by truncating.

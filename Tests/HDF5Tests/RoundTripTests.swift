@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import TestSupport
 import XCTest
 
 /// Create → append → close → reopen → read, for every element type, groups and attributes.

@@ -1,31 +1,8 @@
 import Foundation
 import HDF5
+import TestSupport
 import XCTest
 
-/// A small deterministic generator (SplitMix64) so tests do not depend on the system RNG.
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-scale, scale).
-    mutating func floats(_ n: Int, scale: Float = 1) -> [Float] {
-        (0..<n).map { _ in (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * scale }
-    }
-    /// Roughly normal (sum of four uniforms), like activations.
-    mutating func activations(_ n: Int, scale: Float = 1) -> [Float] {
-        (0..<n).map { _ in
-            var s: Float = 0
-            for _ in 0..<4 { s += Float(next() >> 40) / Float(1 << 24) - 0.5 }
-            return s * scale
-        }
-    }
-}
 
 /// A fresh folder for one test's files, removed afterwards.
 final class TemporaryFolder {
@@ -90,22 +67,3 @@ func pluginFolder(file: StaticString = #filePath, line: UInt = #line) throws -> 
     return url
 }
 
-/// Runs a program found on PATH; returns its exit status and standard output + error.
-func runProgram(_ program: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [program] + arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
-/// Whether a program is on PATH.
-func onPath(_ program: String) -> Bool {
-    (try? runProgram("sh", ["-c", "command -v \(program)"]).status) == 0
-}

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import HDF5
+import TestSupport
 import XCTest
 
 /// Prints MB/s (of Float data) for the two ways to write and to read a cache dataset; no timed assertion.

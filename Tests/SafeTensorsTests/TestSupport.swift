@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import SafeTensors
 
@@ -54,22 +55,12 @@ func assertSameBits(_ actual: [Float], _ expected: [Float], _ label: String, fil
 
 enum Python {
     /// The repository root, found from this file's location.
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repositoryRoot = packageRoot
     static let checkScript = repositoryRoot.appendingPathComponent("scripts/fixtures/safetensors_check.py")
 
     /// Runs `python3 arguments...`; returns exit status and combined output.
-    static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    static func run(_ arguments: [String]) throws -> ProgramResult {
+        try runProgram("python3", arguments)
     }
 
     /// Skips the calling test unless python3 with numpy and safetensors is available.

@@ -1,19 +1,16 @@
 import Datasets
 import Foundation
 import Logging
+import TestSupport
 import XCTest
 @testable import TeacherCache
 
 enum CacheFixtures {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = TestSupport.packageRoot
     static let bert = packageRoot.appendingPathComponent("Tests/Fixtures/bert")
     static func teacher(_ kind: String) -> URL { bert.appendingPathComponent("tiny-\(kind)") }
 
-    static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("distillery-cache-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
+    static func temporaryDirectory() throws -> URL { try makeTemporaryDirectory("distillery-cache-tests") }
 
     /// A labelled JSON Lines file of `rows` short sentences over the tiny vocabulary.
     static func dataFile(in folder: URL, rows: Int, name: String = "train.jsonl") throws -> URL {
@@ -42,29 +39,6 @@ enum CacheFixtures {
         var request = CacheRequest(teacher: self.teacher(teacher), data: [data], readOptions: readOptions, spec: spec, output: out)
         request.resume = resume
         return try CacheBuilder.build(request, logger: Logger(label: "test"))
-    }
-
-    /// The built `distillery` executable (for kill -9 style tests).
-    static var executable: URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("distillery").path) && dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.appendingPathComponent("distillery")
-    }
-
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
 
