@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput (used by `make bench-*`).",
-        subcommands: [TeacherBench.self]
+        subcommands: [TeacherBench.self, CacheBench.self]
     )
 }
 
