@@ -64,6 +64,7 @@ struct CacheBench: ParsableCommand {
     @Option(help: "Sequences per forward pass.") var batchSize = 32
     @Option(help: "Hidden layers to cache.") var hidden = LayerList(argument: "2,4,6")!
     @Option(help: "Attention layers to cache.") var attention = LayerList(argument: "6")!
+    @Option(help: "zstd level.") var level = 3
     @Option(help: "Timed repetitions; medians are reported.") var runs = 3
     @OptionGroup var threads: ThreadOptions
 
@@ -75,7 +76,7 @@ struct CacheBench: ParsableCommand {
         defer { try? FileManager.default.removeItem(at: folder) }
         let layers = 6
         var spec = CacheSpec()
-        spec.maxLength = maxLength; spec.batchSize = batchSize
+        spec.maxLength = maxLength; spec.batchSize = batchSize; spec.compressionLevel = level
         spec.hiddenLayers = hidden.resolve(last: layers, first: 0)
         spec.attentionLayers = attention.resolve(last: layers, first: 1)
         func request(_ spec: CacheSpec, _ name: String) -> CacheRequest {
@@ -95,8 +96,8 @@ struct CacheBench: ParsableCommand {
             cacheTimes.append(try CacheBuilder.build(request(spec, "fp16.h5"), logger: logger).wallSeconds)
         }
         let t = median(teacherTimes), c = median(cacheTimes)
-        print(String(format: "stage one, all-MiniLM-L6-v2, %d tokens (seq ≤ %d), hidden %@ + attention %@, fp16 + zstd: teacher alone %.2f s, whole cache run %.2f s: %.3f× (medians of %d)",
-                     tokens, maxLength, "\(spec.hiddenLayers)", "\(spec.attentionLayers)", t, c, c / t, runs))
+        print(String(format: "stage one, all-MiniLM-L6-v2, %d tokens (seq ≤ %d), hidden %@ + attention %@, fp16 + zstd %d: teacher alone %.2f s, whole cache run %.2f s: %.3f× (medians of %d)",
+                     tokens, maxLength, "\(spec.hiddenLayers)", "\(spec.attentionLayers)", level, t, c, c / t, runs))
 
         // 2. Bytes per token per component for each codec.
         for codec in TensorCodec.allCases {

@@ -10,7 +10,7 @@ public func attentionForward(
 ) {
     let d = hidden / heads, stride3 = 3 * hidden
     let scale = 1 / Float(d).squareRoot()
-    Threads.withSingleThreadedBLAS { parallelFor(batch * heads) { range in
+    parallelFor(batch * heads) { range in
         for bh in range {
             let b = bh / heads, h = bh % heads
             let q = qkv + b * seq * stride3 + h * d
@@ -25,7 +25,7 @@ public func attentionForward(
             sgemm(ctx + b * seq * hidden + h * d, p, v, m: seq, n: d, k: seq, transA: false, transB: false,
                   lda: seq, ldb: stride3, ldc: hidden)
         }
-    } }
+    }
 }
 
 /// In place: row = softmax(row) over entries whose mask is non-zero; masked entries become 0.

@@ -7,12 +7,15 @@ public func linearForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
     rows: Int, inFeatures: Int, outFeatures: Int
 ) {
-    if let bias {
-        // Seed every output row with the bias so sgemm can accumulate onto it (beta = 1).
-        for r in 0..<rows { (out + r * outFeatures).update(from: bias, count: outFeatures) }
+    // Row blocks of at least 64 rows per worker, each a single-threaded GEMM.
+    parallelFor(rows, minimumPerThread: 64) { range in
+        if let bias {
+            // Seed every output row with the bias so sgemm can accumulate onto it (beta = 1).
+            for r in range { (out + r * outFeatures).update(from: bias, count: outFeatures) }
+        }
+        sgemm(out + range.lowerBound * outFeatures, inp + range.lowerBound * inFeatures, weight,
+              m: range.count, n: outFeatures, k: inFeatures, transA: false, transB: true, beta: bias == nil ? 0 : 1)
     }
-    sgemm(out, inp, weight, m: rows, n: outFeatures, k: inFeatures,
-          transA: false, transB: true, beta: bias == nil ? 0 : 1)
 }
 
 /// C (m, n) = alpha · op(A) · op(B) + beta · C, all row-major and densely packed

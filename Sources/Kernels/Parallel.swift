@@ -2,26 +2,22 @@ import CBLAS
 import Dispatch
 import Foundation
 
-/// How many threads the kernels and BLAS use. One switch for the whole process:
-/// a trainer that runs one student per core sets 1, a single teacher uses all cores.
+/// How many threads the kernels use. One switch for the whole process: a trainer that runs one
+/// student per core sets 1, a single teacher uses all cores.
+///
+/// BLAS itself always runs single-threaded; the kernels split GEMMs into row blocks over their
+/// own workers. OpenBLAS's pool spins for a long while after each call, stealing the cores from
+/// the element-wise kernels and from the cache writer in between, and one single-threaded GEMM
+/// per row block was measured faster here than OpenBLAS's own two-thread split.
 public enum Threads {
     nonisolated(unsafe) private static var current = 1
+    private static let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 
     public static var count: Int { current }
 
     public static func configure(_ count: Int) {
+        _ = singleThreadedBLAS
         current = max(1, count)
-        openblas_set_num_threads(Int32(current))
-    }
-
-    /// Runs `body` with BLAS single-threaded, for parallel regions whose workers call BLAS
-    /// themselves: OpenBLAS would otherwise split even small GEMMs over its own pool from every
-    /// worker at once. Process-wide, so only the thread that owns BLAS work may call it.
-    public static func withSingleThreadedBLAS<T>(_ body: () throws -> T) rethrows -> T {
-        guard current > 1 else { return try body() }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(current)) }
-        return try body()
     }
 
     /// The number of cores this process may use.
