@@ -12,6 +12,9 @@ import PackageDescription
 //   Hashing                SHA-256 content hashes for provenance
 //   Datasets               reading labelled text datasets (JSON Lines, TSV, CSV)
 //   TeacherCache           stage one: run the teacher once, store its outputs in compressed HDF5; read them back
+//   Objectives             distillation losses with hand-written gradients (KD, sparse KD, hidden, attention, relations)
+//   Training               the trainable BERT: forward and backward with saved activations, AdamW, schedules
+//   Distillation           stage two: students trained from the cache (mapping, initialisation, evaluation, export)
 //   Distillery             the `distillery` command line
 let package = Package(
     name: "Distillery",
@@ -38,8 +41,12 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["Hashing"]),
         .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels",
                                                      .product(name: "Logging", package: "swift-log"), "Yams"]),
+        .target(name: "Objectives", dependencies: ["Kernels"]),
+        .target(name: "Training", dependencies: ["Kernels", "Bert"]),
+        .target(name: "Distillation", dependencies: ["Training", "Objectives", "TeacherCache", "Bert", "Kernels", "Tokenization",
+                                                     "Datasets", "SafeTensors", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .executableTarget(name: "Distillery", dependencies: [
-            "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache",
+            "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Distillation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -53,6 +60,10 @@ let package = Package(
         .testTarget(name: "DatasetsTests", dependencies: ["TestSupport", "Datasets", "Hashing"]),
         .testTarget(name: "TeacherCacheTests", dependencies: ["TestSupport", "TeacherCache", "Bert", "HDF5", "Datasets", "Tokenization", "Kernels",
                                                               .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ObjectivesTests", dependencies: ["TestSupport", "Objectives", "Kernels"]),
+        .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Bert", "Kernels", "SafeTensors"]),
+        .testTarget(name: "DistillationTests", dependencies: ["TestSupport", "Distillation", "Training", "Objectives", "TeacherCache",
+                                                              "Bert", "Kernels", "SafeTensors", "HDF5"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Distillery", "SafeTensors", "TeacherCache", "HDF5"]),
     ]
 )
