@@ -6,7 +6,7 @@
 /// Taylor series to degree 7 (truncation error r⁸/8! < 6e-9), 2ⁿ built in the exponent bits.
 /// n is rounded by adding 1.5·2²³ (the float adder rounds to nearest), which also keeps NaN
 /// from trapping in an integer conversion.
-@usableFromInline @inline(__always)
+@inlinable @inline(__always)
 func expInRange(_ x: Float) -> Float {
     let shifted = x * 1.44269504088896341 + 12_582_912
     let n = shifted - 12_582_912
