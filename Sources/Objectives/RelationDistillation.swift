@@ -67,10 +67,11 @@ public func relationKLLoss(
                     }
                     partials[bh] = sum
                     guard let gradient else { continue }
-                    // scores = α X Xᵀ  ⇒  dX += α (G + Gᵀ) X; G + Gᵀ in place of the teacher scores
-                    for i in 0..<n { for j in 0..<n { st[i * n + j] = ss[i * n + j] + ss[j * n + i] } }
-                    sgemm(gradient + b * seq * studentStride + h * ds, st, xs, m: n, n: ds, k: n,
-                          transA: false, transB: false, alpha: alphaS, beta: 1,
+                    // scores = α X Xᵀ  ⇒  dX (n, d) += α G (n, n) · X (n, d) + α Gᵀ · X
+                    let dx = gradient + b * seq * studentStride + h * ds
+                    sgemm(dx, ss, xs, m: n, n: ds, k: n, transA: false, transB: false, alpha: alphaS, beta: 1,
+                          lda: n, ldb: studentStride, ldc: studentStride)
+                    sgemm(dx, ss, xs, m: n, n: ds, k: n, transA: true, transB: false, alpha: alphaS, beta: 1,
                           lda: n, ldb: studentStride, ldc: studentStride)
                 }
             }
