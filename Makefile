@@ -64,6 +64,7 @@ setup-reference:
 fixtures: models setup-reference
 	$(PYTHON) scripts/fixtures/tokenizer_fixtures.py --vocab $(MINILM)/vocab.txt --out Tests/Fixtures/tokenizer
 	$(PYTHON) scripts/fixtures/bert_fixtures.py --minilm $(MINILM) --out Tests/Fixtures/bert
+	$(PYTHON) scripts/fixtures/train_fixtures.py --out Tests/Fixtures/train/combined
 
 ## demo: fetch the real teacher, cache what students learn from on a small real text sample, look at it
 DEMO := results/demo
