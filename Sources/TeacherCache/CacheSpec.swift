@@ -50,8 +50,8 @@ public struct CacheSpec: Codable, Equatable, Sendable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         // allKeys of a typed container drops names it does not know; look at the raw ones.
-        if let unknown = try decoder.container(keyedBy: AnyKey.self).allKeys.first(where: { CodingKeys(stringValue: $0.stringValue) == nil }) {
-            throw CacheError.invalidSpec("unknown key '\(unknown.stringValue)' (known: \(CodingKeys.allCases.map(\.stringValue).joined(separator: ", ")))")
+        if let unknown = try unknownKey(in: decoder, known: CodingKeys.self) {
+            throw CacheError.invalidSpec(unknown)
         }
         let d = CacheSpec()
         maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength) ?? d.maxLength
@@ -92,13 +92,6 @@ public struct CacheSpec: Codable, Equatable, Sendable {
         } catch {
             throw CacheError.invalidSpec("\(url.path): \(error)")
         }
-    }
-
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 
     public enum LogitsForm: String, Codable, CaseIterable, Sendable {
@@ -175,4 +168,21 @@ public struct CacheSpec: Codable, Equatable, Sendable {
         case .none: return H5DatasetOptions(chunkRows: rows, compression: .none, shuffle: false, checksum: true)
         }
     }
+}
+
+/// The first key of a keyed container that `Keys` does not know, described with the known ones;
+/// specs refuse such keys, since a typo would otherwise silently take the default.
+public func unknownKey<Keys: CodingKey & CaseIterable>(in decoder: Decoder, known: Keys.Type) throws -> String? {
+    guard let unknown = try decoder.container(keyedBy: AnyCodingKey.self).allKeys.first(where: { Keys(stringValue: $0.stringValue) == nil }) else {
+        return nil
+    }
+    return "unknown key '\(unknown.stringValue)' (known: \(Keys.allCases.map(\.stringValue).joined(separator: ", ")))"
+}
+
+/// Any key at all: lets a decoder list the raw keys of a mapping.
+private struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
 }

@@ -1,0 +1,48 @@
+import Bert
+import Foundation
+import TeacherCache
+
+/// The teacher computing targets on the fly instead of reading them from the cache: the check
+/// that training from an fp32 cache is the same computation as classic online distillation
+/// (`distillery train --online`). Inputs, masks and masked positions still come from the cache,
+/// so both runs see identical batches.
+final class OnlineTeacher {
+    let model: BertModel
+    let forward: BertForward
+    let plan: TrainingPlan
+
+    init(directory: URL, plan: TrainingPlan, maxBatch: Int, maxSeq: Int) throws {
+        do { model = try BertModel.load(directory: directory) } catch {
+            throw DistillationError.io("cannot load the teacher from \(directory.path): \(error)")
+        }
+        let t = plan.teacher
+        guard model.config.hiddenSize == t.hiddenSize, model.config.numHiddenLayers == t.layers, model.config.vocabSize == t.vocabularySize else {
+            throw DistillationError.incompatible("\(directory.path) is not the teacher this cache was built with (\(t.path))")
+        }
+        if !plan.selection.logits.isEmpty && plan.selection.logits != [.full] {
+            throw DistillationError.invalidSpec("--online computes full logits, hidden states, attention and Q/K/V; top-k and sampled targets come from the cache only")
+        }
+        self.plan = plan
+        forward = BertForward(model: model, maxBatch: maxBatch, maxSeq: maxSeq, capture: .all)
+    }
+
+    func fill(_ targets: TargetBatch, _ sequences: [CachedSequence]) throws {
+        targets.fillInputs(sequences)
+        try forward.run(targets.input, mlmRows: plan.isMaskedLM ? targets.logitRows : nil)
+        let rows = targets.batch * targets.seq, c = plan.teacher.hiddenSize
+        for (l, buffer) in targets.hidden {
+            buffer.pointer.update(from: forward.hiddenState(layer: l).baseAddress!, count: rows * c)
+        }
+        for (l, buffer) in targets.relations {
+            buffer.pointer.update(from: forward.projections(layer: l - 1).baseAddress!, count: rows * 3 * c)
+        }
+        for (l, buffer) in targets.attention {
+            let probs = forward.attentionProbabilities(layer: l - 1)
+            buffer.pointer.update(from: probs.baseAddress!, count: probs.count)
+        }
+        if plan.selection.logits.contains(.full) {
+            let logits = plan.isMaskedLM ? forward.maskedLMLogits : forward.classifierLogits
+            targets.fullLogits.pointer.update(from: logits.baseAddress!, count: logits.count)
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import Bert
+import Kernels
+import TeacherCache
+
+/// One batch as the trainer uses it: the student's padded input and the teacher's targets padded
+/// to the same (B, T), in buffers allocated once for (maxBatch, maxSeq) and refilled per step.
+/// Padded positions hold zeros; every objective masks them out.
+public final class TargetBatch {
+    public let plan: TrainingPlan
+    public let maxBatch: Int, maxSeq: Int
+    public internal(set) var batch = 0, seq = 0
+    public internal(set) var input = BertInput(batch: 0, seq: 0, inputIds: [], tokenTypeIds: [], attentionMask: [])
+    /// Real tokens in the batch.
+    public internal(set) var tokens = 0
+    /// Gold class per logit row (sequence, or masked position), or −100 where unknown.
+    public internal(set) var labels: [Int32] = []
+    /// Regression targets per sequence.
+    public internal(set) var regressionTargets: [Float] = []
+    /// Masked LM: flat rows b·T + t that carry logits, in cache order.
+    public internal(set) var logitRows: [Int] = []
+    /// Teacher hidden states per teacher layer, (B, T, C_t).
+    public internal(set) var hidden: [Int: FloatBuffer] = [:]
+    /// Teacher attention probabilities per teacher layer, (B, H_t, T, T).
+    public internal(set) var attention: [Int: FloatBuffer] = [:]
+    /// Teacher Q/K/V per teacher layer, (B, T, 3·C_t) as [q | k | v].
+    public internal(set) var relations: [Int: FloatBuffer] = [:]
+    /// Full teacher logits (rows, width).
+    public let fullLogits: FloatBuffer
+    public let logitWidth: Int
+    /// Top-k ids and log-probabilities (rows, k).
+    public internal(set) var topKIds: [Int32] = []
+    public let topKLogProbs: FloatBuffer
+    public let topK: Int
+    /// Sampled KD: per row offsets into ids and counts.
+    public internal(set) var sampledOffsets: [Int32] = []
+    public internal(set) var sampledIds: [Int32] = []
+    public internal(set) var sampledCounts: [Int32] = []
+    /// Cache sequence numbers of the batch (for error messages).
+    public internal(set) var sequenceIndices: [Int] = []
+
+    public var rows: Int { plan.isMaskedLM ? logitRows.count : batch }
+
+    public init(plan: TrainingPlan, maxBatch: Int, maxSeq: Int, logitWidth: Int, topK: Int) {
+        self.plan = plan; self.maxBatch = maxBatch; self.maxSeq = maxSeq
+        self.logitWidth = logitWidth; self.topK = topK
+        let t = plan.teacher, tokens = maxBatch * maxSeq
+        for l in plan.selection.hiddenLayers { hidden[l] = FloatBuffer(count: tokens * t.hiddenSize) }
+        for l in plan.selection.attentionLayers { attention[l] = FloatBuffer(count: maxBatch * t.heads * maxSeq * maxSeq) }
+        for l in plan.selection.relationLayers { relations[l] = FloatBuffer(count: tokens * 3 * t.hiddenSize) }
+        let maxRows = plan.isMaskedLM ? tokens : maxBatch
+        fullLogits = FloatBuffer(count: plan.selection.logits.contains(.full) ? maxRows * logitWidth : 0)
+        topKLogProbs = FloatBuffer(count: plan.selection.logits.contains(.topk) ? maxRows * topK : 0)
+    }
+
+    /// Fills the batch from cached sequences, padding to the longest: inputs and teacher targets.
+    public func fill(_ sequences: [CachedSequence]) throws {
+        fillInputs(sequences)
+        let t = plan.teacher, c = t.hiddenSize, h = t.heads
+        for (l, buffer) in hidden {
+            buffer.pointer.update(repeating: 0, count: batch * seq * c)
+            for (b, s) in sequences.enumerated() { copy(s.hidden[l], into: buffer.pointer + b * seq * c, what: "hidden layer \(l)", sequence: s) }
+        }
+        for (l, buffer) in relations {
+            buffer.pointer.update(repeating: 0, count: batch * seq * 3 * c)
+            for (b, s) in sequences.enumerated() { copy(s.relations[l], into: buffer.pointer + b * seq * 3 * c, what: "relations layer \(l)", sequence: s) }
+        }
+        for (l, buffer) in attention {
+            // Cached (H, n, n) per sequence → padded (H, T, T).
+            buffer.pointer.update(repeating: 0, count: batch * h * seq * seq)
+            for (b, s) in sequences.enumerated() {
+                guard let values = s.attention[l] else { continue }
+                let n = s.length
+                values.withUnsafeBufferPointer { src in
+                    for head in 0..<h {
+                        for i in 0..<n {
+                            (buffer.pointer + ((b * h + head) * seq + i) * seq).update(from: src.baseAddress! + (head * n + i) * n, count: n)
+                        }
+                    }
+                }
+            }
+        }
+        fillLogits(sequences)
+    }
+
+    /// The student's side only (input ids, masks, labels, masked rows); teacher buffers untouched.
+    func fillInputs(_ sequences: [CachedSequence]) {
+        precondition(!sequences.isEmpty && sequences.count <= maxBatch, "batch of \(sequences.count) outside 1…\(maxBatch)")
+        batch = sequences.count
+        seq = sequences.map(\.length).max()!
+        precondition(seq <= maxSeq, "sequence of \(seq) tokens beyond the batch buffers' \(maxSeq)")
+        sequenceIndices = sequences.map(\.index)
+        var ids = [Int32](repeating: 0, count: batch * seq), types = ids, mask = ids
+        for (b, s) in sequences.enumerated() {
+            for i in 0..<s.length {
+                ids[b * seq + i] = s.inputIds[i]; types[b * seq + i] = s.tokenTypeIds[i]; mask[b * seq + i] = 1
+            }
+        }
+        input = BertInput(batch: batch, seq: seq, inputIds: ids, tokenTypeIds: types, attentionMask: mask)
+        tokens = sequences.reduce(0) { $0 + $1.length }
+        fillLabels(sequences)
+    }
+
+    private func copy(_ values: [Float]?, into destination: UnsafeMutablePointer<Float>, what: String, sequence: CachedSequence) {
+        guard let values else { preconditionFailure("the reader did not decode \(what) for sequence \(sequence.index)") }
+        values.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    private func fillLabels(_ sequences: [CachedSequence]) {
+        logitRows = []; labels = []; regressionTargets = []
+        if plan.isMaskedLM {
+            for (b, s) in sequences.enumerated() {
+                for (k, position) in s.maskedPositions.enumerated() {
+                    logitRows.append(b * seq + Int(position))
+                    labels.append(s.maskedOriginalIds[k])
+                }
+            }
+        } else {
+            for s in sequences {
+                if plan.classifierLabels == 1 {
+                    regressionTargets.append(s.label ?? 0)
+                    labels.append(-100)
+                } else {
+                    labels.append(s.label.map { Int32($0) } ?? -100)
+                }
+            }
+        }
+    }
+
+    private func fillLogits(_ sequences: [CachedSequence]) {
+        topKIds = []; sampledOffsets = [0]; sampledIds = []; sampledCounts = []
+        if plan.selection.logits.contains(.full) {
+            var position = 0
+            for s in sequences {
+                s.fullLogits.withUnsafeBufferPointer { fullLogits.pointer.advanced(by: position).update(from: $0.baseAddress!, count: $0.count) }
+                position += s.fullLogits.count
+            }
+        }
+        if plan.selection.logits.contains(.topk) {
+            var position = 0
+            for s in sequences {
+                topKIds.append(contentsOf: s.topKIds)
+                s.topKLogProbs.withUnsafeBufferPointer { topKLogProbs.pointer.advanced(by: position).update(from: $0.baseAddress!, count: $0.count) }
+                position += s.topKLogProbs.count
+            }
+        }
+        if plan.selection.logits.contains(.sampled) {
+            for s in sequences {
+                for row in s.sampled {
+                    sampledIds.append(contentsOf: row.ids)
+                    sampledCounts.append(contentsOf: row.counts.map(Int32.init))
+                    sampledOffsets.append(Int32(sampledIds.count))
+                }
+            }
+        }
+    }
+}

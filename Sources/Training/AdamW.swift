@@ -1,0 +1,60 @@
+import Foundation
+import Kernels
+
+/// AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization"), as `torch.optim.AdamW`:
+///   θ ← θ − lr·λ·θ                       (decay, only where the segment decays)
+///   m ← β₁m + (1−β₁)g,  v ← β₂v + (1−β₂)g²
+///   θ ← θ − lr · (m / (1−β₁ᵗ)) / (√(v / (1−β₂ᵗ)) + ε)
+/// The moments live in two buffers laid out like the concatenated segments, so a step is one
+/// flat loop per segment.
+public final class AdamW {
+    public struct Settings: Codable, Equatable, Sendable {
+        public var beta1: Float = 0.9
+        public var beta2: Float = 0.999
+        public var epsilon: Float = 1e-8
+        public var weightDecay: Float = 0.01
+        public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0.01) {
+            self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon; self.weightDecay = weightDecay
+        }
+    }
+
+    public let segments: [ParameterSegment]
+    public let settings: Settings
+    public private(set) var step = 0
+    private let firstMoment: FloatBuffer, secondMoment: FloatBuffer
+    private let offsets: [Int]
+
+    public init(segments: [ParameterSegment], settings: Settings = Settings()) {
+        self.segments = segments
+        self.settings = settings
+        var offsets: [Int] = [], total = 0
+        for s in segments { offsets.append(total); total += s.count }
+        self.offsets = offsets
+        firstMoment = FloatBuffer(count: total)
+        secondMoment = FloatBuffer(count: total)
+    }
+
+    /// One update with learning rate `learningRate`, from the gradients currently in the segments.
+    public func update(learningRate: Float) {
+        step += 1
+        let b1 = settings.beta1, b2 = settings.beta2, eps = settings.epsilon
+        let correction1 = 1 - Float(pow(Double(b1), Double(step)))
+        let correction2 = 1 - Float(pow(Double(b2), Double(step)))
+        let stepSize = learningRate / correction1
+        let rootCorrection2 = correction2.squareRoot()
+        for (index, s) in segments.enumerated() {
+            let m = firstMoment.pointer + offsets[index], v = secondMoment.pointer + offsets[index]
+            let keep: Float = s.decays ? 1 - learningRate * settings.weightDecay : 1
+            let theta = s.values, g = s.gradients
+            parallelFor(s.count, minimumPerThread: 1 << 15) { range in
+                for i in range {
+                    let gi = g[i]
+                    m[i] = b1 * m[i] + (1 - b1) * gi
+                    v[i] = b2 * v[i] + (1 - b2) * gi * gi
+                    let denominator = v[i].squareRoot() / rootCorrection2 + eps
+                    theta[i] = theta[i] * keep - stepSize * m[i] / denominator
+                }
+            }
+        }
+    }
+}

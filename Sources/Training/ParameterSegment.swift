@@ -1,0 +1,48 @@
+import Bert
+
+/// A run of trainable values with its gradient, as the optimiser sees it. The student's
+/// parameter buffer gives one segment per tensor (so weight decay can be chosen per tensor);
+/// objective-owned parameters (projections, filters) add their own.
+public struct ParameterSegment {
+    public let name: String
+    public let values: UnsafeMutablePointer<Float>
+    public let gradients: UnsafeMutablePointer<Float>
+    public let count: Int
+    /// Decoupled weight decay applies (matrices and embeddings; never biases or LayerNorm).
+    public let decays: Bool
+
+    public init(name: String, values: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>, count: Int, decays: Bool) {
+        self.name = name; self.values = values; self.gradients = gradients; self.count = count; self.decays = decays
+    }
+
+    /// One segment per tensor of a BERT parameter buffer; matrices (rank ≥ 2) decay.
+    public static func segments(of parameters: BertParameters, gradients: BertParameters) -> [ParameterSegment] {
+        precondition(parameters.layout == gradients.layout, "gradients must share the parameters' layout")
+        return parameters.layout.tensors.map { t in
+            ParameterSegment(name: t.name, values: parameters[t], gradients: gradients[t], count: t.count, decays: t.shape.count >= 2)
+        }
+    }
+}
+
+/// √(Σ g²) over every segment, accumulated in Double.
+public func gradientNorm(_ segments: [ParameterSegment]) -> Double {
+    var sum = 0.0
+    for s in segments {
+        var partial: Float = 0
+        for i in 0..<s.count { partial += s.gradients[i] * s.gradients[i] }
+        sum += Double(partial)
+    }
+    return sum.squareRoot()
+}
+
+/// Scales every gradient so that the global norm is at most `maxNorm` (as
+/// `torch.nn.utils.clip_grad_norm_`: factor maxNorm / (norm + 1e-6) when the norm exceeds it).
+/// Returns the norm before clipping.
+@discardableResult
+public func clipGradientNorm(_ segments: [ParameterSegment], maxNorm: Double) -> Double {
+    let norm = gradientNorm(segments)
+    guard maxNorm > 0, norm > maxNorm else { return norm }
+    let factor = Float(maxNorm / (norm + 1e-6))
+    for s in segments { for i in 0..<s.count { s.gradients[i] *= factor } }
+    return norm
+}
