@@ -79,10 +79,10 @@ public struct TrainingPlan: Sendable {
         if kinds.contains(.ce) && classifierLabels == 1 {
             throw DistillationError.invalidSpec("ce needs classes; a one-output (regression) head trains with mse")
         }
-        for (kind, form, flag) in [(ObjectiveKind.kd, CacheSpec.LogitsForm.full, "--logits full"), (.kdTopk, .topk, "--logits topk"),
-                                   (.kdSampled, .sampled, "--logits sampled"), (.mse, .full, "--logits full")]
+        for (kind, form) in [(ObjectiveKind.kd, CacheSpec.LogitsForm.full), (.kdTopk, .topk), (.kdSampled, .sampled), (.mse, .full)]
         where kinds.contains(kind) && !cacheSpec.logits.contains(form) {
-            throw missing("\(kind.rawValue) needs the teacher's \(form.rawValue) logits (cached: \(cacheSpec.logits.isEmpty ? "none" : cacheSpec.logits.map(\.rawValue).joined(separator: ", ")))", flag: flag)
+            throw missing("\(kind.rawValue) needs the teacher's \(form.rawValue) logits (cached: \(cacheSpec.logits.isEmpty ? "none" : cacheSpec.logits.map(\.rawValue).joined(separator: ", ")))",
+                          flag: "--logits " + (cacheSpec.logits + [form]).map(\.rawValue).joined(separator: " "))
         }
 
         // Hidden states.

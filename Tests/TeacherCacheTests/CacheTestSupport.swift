@@ -12,20 +12,8 @@ enum CacheFixtures {
 
     static func temporaryDirectory() throws -> URL { try makeTemporaryDirectory("distillery-cache-tests") }
 
-    /// A labelled JSON Lines file of `rows` short sentences over the tiny vocabulary.
     static func dataFile(in folder: URL, rows: Int, name: String = "train.jsonl") throws -> URL {
-        let words = ["the", "cat", "sat", "on", "a", "mat", "dog", "movie", "was", "very", "good", "bad", "not", "great", "film"]
-        var lines: [String] = []
-        for i in 0..<rows {
-            // Deterministic lengths 1…24 words, so sequences of many lengths share batches.
-            let count = 1 + (i * 7) % 24
-            let text = (0..<count).map { words[($0 * 3 + i) % words.count] }.joined(separator: " ")
-            let label = ["negative", "neutral", "positive"][i % 3]
-            lines.append(#"{"id": "ex\#(i)", "text": "\#(text).", "label": "\#(label)"}"#)
-        }
-        let url = folder.appendingPathComponent(name)
-        try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
-        return url
+        try writeLabelledSentences(in: folder, rows: rows, name: name)
     }
 
     static var readOptions: DatasetReadOptions {

@@ -97,3 +97,21 @@ public struct SeededRandom {
         }
     }
 }
+
+/// A labelled JSON Lines file of `rows` short sentences over the tiny fixture vocabulary
+/// (`{"id", "text", "label"}` with labels negative / neutral / positive), deterministic, with
+/// lengths 1…24 words so that sequences of many lengths share batches.
+public func writeLabelledSentences(in folder: URL, rows: Int, name: String = "train.jsonl", offset: Int = 0) throws -> URL {
+    let words = ["the", "cat", "sat", "on", "a", "mat", "dog", "movie", "was", "very", "good", "bad", "not", "great", "film"]
+    var lines: [String] = []
+    for r in 0..<rows {
+        let i = r + offset
+        let count = 1 + (i * 7) % 24
+        let text = (0..<count).map { words[($0 * 3 + i) % words.count] }.joined(separator: " ")
+        let label = ["negative", "neutral", "positive"][i % 3]
+        lines.append(#"{"id": "ex\#(i)", "text": "\#(text).", "label": "\#(label)"}"#)
+    }
+    let url = folder.appendingPathComponent(name)
+    try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+    return url
+}
