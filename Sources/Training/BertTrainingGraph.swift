@@ -253,9 +253,9 @@ public final class BertTrainingGraph {
         for (i, w) in layout.layers.enumerated() {
             let x = hiddenState(layer: i), out = hiddenState(layer: i + 1)
             let q = qkv.pointer + i * tokens * 3 * c, pr = probs.pointer + i * probsStride
-            let ctx = context.pointer + i * n1, res1 = attentionResidual.pointer + i * n1, nrm1 = norm1.pointer + i * n1
+            let ctx = context.pointer + i * layerSlot, res1 = attentionResidual.pointer + i * layerSlot, nrm1 = norm1.pointer + i * layerSlot
             let pre = ffnPre.pointer + i * tokens * inner, act = ffnActivation.pointer + i * tokens * inner
-            let res2 = outputResidual.pointer + i * n1
+            let res2 = outputResidual.pointer + i * layerSlot
             // Self-attention: qkv = x · Wqkvᵀ + bqkv; ctx = dropout(softmax(q kᵀ / √d)) · v per head.
             linearForward(q, x, p[w.qkvWeight], p[w.qkvBias], rows: n, inFeatures: c, outFeatures: 3 * c)
             if dropoutApplied {
@@ -267,7 +267,7 @@ public final class BertTrainingGraph {
             // res1 = dropout(ctx · Woᵀ + bo) + x; norm1 = LayerNorm(res1).
             linearForward(res1, ctx, p[w.attentionOutWeight], p[w.attentionOutBias], rows: n, inFeatures: c, outFeatures: c)
             if dropoutApplied {
-                dropoutForward(res1, attentionKeep.pointer + i * n1, res1, probability: dropout, seed: siteSeeds.next(), count: n * c)
+                dropoutForward(res1, attentionKeep.pointer + i * layerSlot, res1, probability: dropout, seed: siteSeeds.next(), count: n * c)
             }
             addInPlace(res1, x, count: n * c)
             layerNormForward(nrm1, mean1.pointer + i * tokens, rstd1.pointer + i * tokens, res1,
@@ -277,7 +277,7 @@ public final class BertTrainingGraph {
             geluForward(act, pre, count: n * inner)
             linearForward(res2, act, p[w.outputWeight], p[w.outputBias], rows: n, inFeatures: inner, outFeatures: c)
             if dropoutApplied {
-                dropoutForward(res2, outputKeep.pointer + i * n1, res2, probability: dropout, seed: siteSeeds.next(), count: n * c)
+                dropoutForward(res2, outputKeep.pointer + i * layerSlot, res2, probability: dropout, seed: siteSeeds.next(), count: n * c)
             }
             addInPlace(res2, nrm1, count: n * c)
             layerNormForward(out, mean2.pointer + i * tokens, rstd2.pointer + i * tokens, res2,
@@ -315,7 +315,7 @@ public final class BertTrainingGraph {
     }
 
     /// Elements of one layer's (N, C) buffer slot.
-    private var n1: Int { tokens * c }
+    private var layerSlot: Int { tokens * c }
 
     /// Zeroes the used part of every gradient seed.
     private func zeroSeeds() {
@@ -419,9 +419,9 @@ public final class BertTrainingGraph {
         for (i, w) in layout.layers.enumerated().reversed() {
             let x = hiddenState(layer: i), dx = hiddenStateGradient(layer: i), dout = hiddenStateGradient(layer: i + 1)
             let q = qkv.pointer + i * tokens * 3 * c, pr = probs.pointer + i * probsStride
-            let ctx = context.pointer + i * n1, res1 = attentionResidual.pointer + i * n1, nrm1 = norm1.pointer + i * n1
+            let ctx = context.pointer + i * layerSlot, res1 = attentionResidual.pointer + i * layerSlot, nrm1 = norm1.pointer + i * layerSlot
             let pre = ffnPre.pointer + i * tokens * inner, act = ffnActivation.pointer + i * tokens * inner
-            let res2 = outputResidual.pointer + i * n1
+            let res2 = outputResidual.pointer + i * layerSlot
             let dRes2 = dResidual2.pointer, dRes1 = dResidual1.pointer
 
             // out = LayerNorm(res2)
@@ -433,7 +433,7 @@ public final class BertTrainingGraph {
             if drop {
                 dFFNOut = dBranch.pointer
                 dFFNOut.update(repeating: 0, count: n * c)
-                dropoutBackward(dFFNOut, dRes2, outputKeep.pointer + i * n1, count: n * c)
+                dropoutBackward(dFFNOut, dRes2, outputKeep.pointer + i * layerSlot, count: n * c)
             }
             // ffnOut = act · Woutᵀ + bout
             dFFNActivation.pointer.update(repeating: 0, count: n * inner)
@@ -455,7 +455,7 @@ public final class BertTrainingGraph {
             if drop {
                 dAttentionOut = dBranch.pointer
                 dAttentionOut.update(repeating: 0, count: n * c)
-                dropoutBackward(dAttentionOut, dRes1, attentionKeep.pointer + i * n1, count: n * c)
+                dropoutBackward(dAttentionOut, dRes1, attentionKeep.pointer + i * layerSlot, count: n * c)
             }
             // attnOut = ctx · Woᵀ + bo
             dContext.pointer.update(repeating: 0, count: n * c)
