@@ -16,7 +16,7 @@ PY_PACKAGES := numpy safetensors h5py hdf5plugin
 PY_TORCH    := torch==2.13.0+cpu
 PY_REFERENCE := transformers tokenizers
 
-.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache fixtures clean
+.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train fixtures clean
 
 ## setup: system libraries (idempotent; skips apt when everything is present)
 setup:
@@ -70,12 +70,20 @@ fixtures: models setup-reference
 DEMO := results/demo
 demo: build models
 	@mkdir -p $(DEMO)
-	$(PYTHON) scripts/bench/text_sample.py --out $(DEMO)/sample.jsonl --rows 96
-	.build/release/distillery cache --teacher $(MINILM) --data $(DEMO)/sample.jsonl --out $(DEMO)/cache.h5 \
+	$(PYTHON) scripts/bench/text_sample.py --out $(DEMO)/sample.jsonl --rows 128
+	head -n 96 $(DEMO)/sample.jsonl > $(DEMO)/train.jsonl
+	tail -n +97 $(DEMO)/sample.jsonl > $(DEMO)/dev.jsonl
+	.build/release/distillery cache --teacher $(MINILM) --data $(DEMO)/train.jsonl --out $(DEMO)/cache.h5 \
+	  --spec pipelines/demo-cache.yaml --overwrite
+	.build/release/distillery cache --teacher $(MINILM) --data $(DEMO)/dev.jsonl --out $(DEMO)/dev.h5 \
 	  --spec pipelines/demo-cache.yaml --overwrite
 	.build/release/distillery inspect $(DEMO)/cache.h5
 	.build/release/distillery verify $(DEMO)/cache.h5
+	rm -rf $(DEMO)/student
+	.build/release/distillery train --spec pipelines/demo-train.yaml --cache $(DEMO)/cache.h5 --dev $(DEMO)/dev.h5 \
+	  --teacher $(MINILM) --out $(DEMO)/student
 	@echo; echo "Cache: $(DEMO)/cache.h5 — try: HDF5_PLUGIN_PATH=$(PLUGIN_DIR) h5dump -d /hidden/layer_6 -c 1,8 $(DEMO)/cache.h5"
+	@echo "Student: $(DEMO)/student/final (a Hugging Face folder); metrics in $(DEMO)/student/metrics.jsonl"
 
 ## bench-teacher: teacher throughput against a PyTorch CPU peer in the same run (not a test)
 BENCH_ROUNDS ?= 3
@@ -92,8 +100,18 @@ bench-cache: build models
 	$(PYTHON) scripts/bench/text_sample.py --out data/bench.jsonl
 	.build/release/distillery bench cache --teacher $(MINILM) --data data/bench.jsonl --threads 2
 
+## bench-train: student training (3 x 384, KD + hidden MSE + attention KL) against a PyTorch CPU peer (not a test)
+bench-train: build models setup-reference
+	@mkdir -p data
+	$(PYTHON) scripts/bench/text_sample.py --out data/bench-train.jsonl --words 200
+	@for seq in 128 32; do \
+	  $(PYTHON) scripts/bench/compare.py --label "train step, student 3x384, batch 32 x seq $$seq, 2 threads" --rounds $(BENCH_ROUNDS) -- \
+	    .build/release/distillery bench train --teacher $(MINILM) --data data/bench-train.jsonl --batch 32 --seq $$seq --steps 5 --runs 3 --threads 2 --- \
+	    $(PYTHON) scripts/bench/train_peer.py --batch 32 --seq $$seq --steps 5 --rounds 3 --threads 2 || exit 1; \
+	done
+
 ## bench: every benchmark
-bench: bench-teacher bench-cache
+bench: bench-teacher bench-cache bench-train
 
 clean:
 	rm -rf .build build .test.log

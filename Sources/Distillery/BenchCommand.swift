@@ -3,6 +3,7 @@ import Bert
 import Foundation
 import Kernels
 import Datasets
+import Distillation
 import Logging
 import TeacherCache
 
@@ -11,7 +12,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput (used by `make bench-*`).",
-        subcommands: [TeacherBench.self, CacheBench.self]
+        subcommands: [TeacherBench.self, CacheBench.self, TrainBench.self]
     )
 }
 
@@ -124,5 +125,105 @@ struct CacheBench: ParsableCommand {
             rates.append(Double(read) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
         }
         print(String(format: "sequential read (hidden %@ + attention %@, fp16): median %.0f tokens/s", "\(selection.hiddenLayers)", "\(selection.attentionLayers)", median(rates)))
+    }
+}
+
+/// `distillery bench train`: stage-two training throughput against the cache, the share of step
+/// time spent waiting for cache reads, and peak memory. The teacher is all-MiniLM-L6-v2 with a
+/// random two-class head (MiniLM ships without one; KD needs logits, their values do not matter
+/// for speed); its cache is built once into the work folder and reused.
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Student training tokens/s from a cache (3 × 384 student, KD + hidden MSE + attention KL on the last layer)."
+    )
+
+    @Option(help: "Teacher folder (all-MiniLM-L6-v2).") var teacher: String
+    @Option(help: "JSON Lines text sample ({\"text\": …} per line), long enough to fill --seq tokens.") var data: String
+    @Option(help: "Folder for the teacher with a head and its caches (kept between runs).") var workDirectory = "build/bench-train"
+    @Option(help: "Sequences per step.") var batch = 32
+    @Option(help: "Tokens per sequence.") var seq = 128
+    @Option(help: "Student layers (hidden size, heads and FFN are the teacher's).") var layers = 3
+    @Option(help: "Timed steps per run.") var steps = 5
+    @Option(help: "Timed runs; the median is reported.") var runs = 3
+    @Option(help: "Untimed warm-up steps.") var warmup = 2
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        threads.apply()
+        let folder = URL(fileURLWithPath: workDirectory)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let logger = Logger(label: "bench")
+        let headed = folder.appendingPathComponent("teacher-with-head")
+        if !FileManager.default.fileExists(atPath: headed.appendingPathComponent("model.safetensors").path) {
+            try Self.addClassifier(to: URL(fileURLWithPath: teacher), labels: 2, saveTo: headed)
+        }
+        let cache = folder.appendingPathComponent("cache-\(seq).h5")
+        if !FileManager.default.fileExists(atPath: cache.path) {
+            var spec = CacheSpec()
+            spec.maxLength = seq; spec.hiddenLayers = [6]; spec.attentionLayers = [6]; spec.logits = [.full]
+            _ = try CacheBuilder.build(CacheRequest(teacher: headed, data: [URL(fileURLWithPath: data)], readOptions: DatasetReadOptions(),
+                                                    spec: spec, output: cache), logger: logger)
+        }
+        var spec = TrainSpec()
+        spec.objectives = [.kd: 1, .hiddenMSE: 1, .attentionKL: 1]
+        spec.hiddenMapping = .last; spec.attentionMapping = .last
+        spec.student.layers = layers
+        spec.batchSize = batch
+        spec.maxSteps = 1 << 30
+        let trainer = try StudentTrainer(spec: spec, cache: cache, teacherDirectory: headed, logger: logger)
+        let reader = try CacheReader(url: cache)
+        var batches = CacheBatches(reader: reader, options: .init(batchSize: batch, shuffle: true, selection: trainer.plan.selection))
+        var epoch = 0, stepIndex = 0
+        func nextBatch() throws -> [CachedSequence] {
+            while true {
+                if let b = try batches.nextBatch(), b.count == batch { return b }
+                epoch += 1
+                batches = CacheBatches(reader: reader, options: .init(batchSize: batch, shuffle: true, epoch: epoch, selection: trainer.plan.selection))
+            }
+        }
+        for _ in 0..<warmup { _ = try trainer.step(try nextBatch(), index: stepIndex, learningRate: 1e-4); stepIndex += 1 }
+        var rates: [Double] = [], waits: [Double] = []
+        for _ in 0..<runs {
+            let waitBefore = batches.waitSeconds
+            let start = DispatchTime.now().uptimeNanoseconds
+            var tokens = 0, waitAcrossEpochs = 0.0
+            for _ in 0..<steps {
+                let current = batches
+                let before = current.waitSeconds
+                let b = try nextBatch()
+                waitAcrossEpochs += current === batches ? 0 : current.waitSeconds - before
+                tokens += b.reduce(0) { $0 + $1.length }
+                _ = try trainer.step(b, index: stepIndex, learningRate: 1e-4)
+                stepIndex += 1
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            rates.append(Double(tokens) / seconds)
+            waits.append((max(0, batches.waitSeconds - waitBefore) + waitAcrossEpochs) / seconds)
+        }
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let median = { (xs: [Double]) in xs.sorted()[xs.count / 2] }
+        print(String(format: "distillery train step: student %d x %d, batch %d x seq %d, %d threads: cache waiting %.1f%% of step time, peak RSS %.0f MiB, median %.0f tokens/s over %d runs",
+                     layers, trainer.student.config.hiddenSize, batch, seq, Threads.count, median(waits) * 100,
+                     Double(usage.ru_maxrss) / 1024, median(rates), runs))
+    }
+
+    /// The teacher with a randomly initialised classification head, saved as a Hugging Face folder.
+    static func addClassifier(to directory: URL, labels: Int, saveTo output: URL) throws {
+        let base = try BertModel.load(directory: directory)
+        var config = base.config
+        config.labels = (0..<labels).map { "LABEL_\($0)" }
+        let layout = BertLayout(config: config, heads: BertHeads(pooler: true, classifierLabels: labels))
+        let parameters = BertParameters(layout: layout)
+        var generator = SeededGenerator(seed: 0)
+        for tensor in layout.tensors {
+            if let source = base.layout.tensor(named: tensor.name) {
+                parameters[tensor].update(from: base.parameters[source], count: tensor.count)
+            } else {
+                for i in 0..<tensor.count { parameters[tensor][i] = tensor.shape.count == 2 ? generator.nextNormal() * 0.02 : 0 }
+            }
+        }
+        try StudentExport.save(BertModel(config: config, parameters: parameters), to: output, tokenizerFrom: directory)
     }
 }

@@ -12,7 +12,7 @@ final class CacheSpecTests: XCTestCase {
 
     func testShippedDemoSpecLoads() throws {
         let spec = try CacheSpec.load(yaml: CacheFixtures.packageRoot.appendingPathComponent("pipelines/demo-cache.yaml"))
-        XCTAssertEqual(spec.hiddenLayers, [0, 3, 6])
+        XCTAssertEqual(spec.hiddenLayers, [0, 2, 4, 6])
         XCTAssertEqual(spec.attentionLayers, [6])
         XCTAssertEqual(spec.relationLayers, [6])
         XCTAssertEqual(spec.codecs.hidden, .fp16)
