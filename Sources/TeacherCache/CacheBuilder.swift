@@ -305,6 +305,12 @@ struct LabelPlan {
                 }
                 return .classIndex(Int64(value))
             }
+            // Class indices without names still fix how many classes a student needs:
+            // the teacher's head width, else the largest index seen + 1.
+            let largest = values.compactMap { value -> Int64? in if case .classIndex(let i)? = value { return i } else { return nil } }.max()
+            if classes != 1, let largest {
+                names = teacher.labels ?? (0..<max(classes, Int(largest) + 1)).map(String.init)
+            }
         }
     }
 }

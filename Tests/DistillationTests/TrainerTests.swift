@@ -174,6 +174,28 @@ final class TrainerTests: XCTestCase {
         let graph = BertTrainingGraph(layout: trainer.student.layout, maxBatch: 1, maxSeq: 5, dropout: 0)
         graph.forward(trainer.student.parameters, input, mlmRows: nil, training: false, seed: 0)
         for j in 0..<3 { XCTAssertEqual(forward.classifierLogits[j], graph.classifierLogits[j], accuracy: 1e-5) }
+
+        // And transformers loads it as a BertForSequenceClassification with the same outputs
+        // (Float32 both sides, only summation order differs: 1e-5).
+        guard (try? shell("python3 -c 'import torch, transformers'").status) == 0 else {
+            print("transformers check skipped: torch/transformers not installed (make setup-reference)")
+            return
+        }
+        let inputFile = Self.folder.appendingPathComponent("student-input.json")
+        try #"{"input_ids": [[2, 10, 11, 12, 3]], "token_type_ids": [[0, 0, 0, 0, 0]], "attention_mask": [[1, 1, 1, 1, 1]]}"#
+            .write(to: inputFile, atomically: true, encoding: .utf8)
+        let result = try runProgram("python3", [packageRoot.appendingPathComponent("scripts/check_student.py").path,
+                                                out.appendingPathComponent("final").path, inputFile.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(json["architecture"] as? String, "BertForSequenceClassification")
+        let logits = (json["logits"] as! [Double]).map(Float.init)
+        for j in 0..<3 { XCTAssertEqual(logits[j], graph.classifierLogits[j], accuracy: 1e-5) }
+        let hidden = (json["last_hidden_state"] as! [Double]).map(Float.init)
+        let ours = graph.hiddenState(layer: 1)
+        XCTAssertEqual(hidden.count, 5 * 16)
+        for i in 0..<hidden.count { XCTAssertEqual(hidden[i], ours[i], accuracy: 1e-5) }
+        print("transformers loads the exported student: logits \(logits) match Distillery's within 1e-5")
     }
 
     /// Masked-LM teachers: KD on the cached masked positions and cross-entropy on the original tokens.
