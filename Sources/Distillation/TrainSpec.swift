@@ -1,7 +1,6 @@
 import Foundation
 import TeacherCache
 import Training
-import Yams
 
 /// Every distillation objective stage two knows, by the name used in specs and on the command line.
 /// Definitions: docs/objectives.md (from ../shared/design/OBJECTIVES.md).
@@ -142,22 +141,7 @@ public struct TrainSpec: Codable, Equatable, Sendable {
 
     /// A spec from YAML: a file holding the block itself or a `train:` key.
     public static func load(yaml url: URL) throws -> TrainSpec {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw DistillationError.io("cannot read \(url.path): \(error.localizedDescription)") }
-        do {
-            if let node = try Yams.compose(yaml: text), let block = node.mapping?["train"] {
-                return try YAMLDecoder().decode(TrainSpec.self, from: Yams.serialize(node: block))
-            }
-            return try YAMLDecoder().decode(TrainSpec.self, from: text)
-        } catch let error as DistillationError {
-            throw DistillationError.invalidSpec("\(url.path): \(error)")
-        } catch let DecodingError.dataCorrupted(context) where context.underlyingError is DistillationError {
-            throw DistillationError.invalidSpec("\(url.path): \(context.underlyingError!)")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
-            throw DistillationError.invalidSpec("\(url.path): \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
-        } catch {
-            throw DistillationError.invalidSpec("\(url.path): \(error)")
-        }
+        try decodeSpecBlock(TrainSpec.self, yaml: url, key: "train", unreadable: DistillationError.io, invalid: DistillationError.invalidSpec)
     }
 
     /// Checks the settings on their own (the cache and teacher are checked by `TrainingPlan`).

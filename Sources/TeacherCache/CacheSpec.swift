@@ -76,22 +76,7 @@ public struct CacheSpec: Codable, Equatable, Sendable {
     /// A spec from YAML, the block pipelines use (snake_case keys, all optional), either at the top
     /// level of the file or under a `cache:` key.
     public static func load(yaml url: URL) throws -> CacheSpec {
-        let text: String
-        do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw CacheError.io("cannot read \(url.path): \(error.localizedDescription)") }
-        do {
-            if let node = try Yams.compose(yaml: text), let block = node.mapping?["cache"] {
-                return try YAMLDecoder().decode(CacheSpec.self, from: Yams.serialize(node: block))
-            }
-            return try YAMLDecoder().decode(CacheSpec.self, from: text)
-        } catch let error as CacheError {
-            throw CacheError.invalidSpec("\(url.path): \(error)")
-        } catch let DecodingError.dataCorrupted(context) where context.underlyingError is CacheError {
-            throw CacheError.invalidSpec("\(url.path): \(context.underlyingError!)")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
-            throw CacheError.invalidSpec("\(url.path): \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
-        } catch {
-            throw CacheError.invalidSpec("\(url.path): \(error)")
-        }
+        try decodeSpecBlock(CacheSpec.self, yaml: url, key: "cache", unreadable: CacheError.io, invalid: CacheError.invalidSpec)
     }
 
     public enum LogitsForm: String, Codable, CaseIterable, Sendable {
@@ -185,4 +170,25 @@ private struct AnyCodingKey: CodingKey {
     var intValue: Int? { nil }
     init(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { nil }
+}
+
+/// A spec from a YAML file: the block under `key:` (how pipeline files hold it) or, without that
+/// key, the whole file. Problems come back as one line naming the file and the key path, made
+/// into the caller's error by `unreadable` (the file cannot be read) or `invalid`.
+public func decodeSpecBlock<T: Decodable>(_ type: T.Type, yaml url: URL, key: String,
+                                          unreadable: (String) -> Error, invalid: (String) -> Error) throws -> T {
+    let text: String
+    do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw unreadable("cannot read \(url.path): \(error.localizedDescription)") }
+    do {
+        if let node = try Yams.compose(yaml: text), let block = node.mapping?[key] {
+            return try YAMLDecoder().decode(T.self, from: Yams.serialize(node: block))
+        }
+        return try YAMLDecoder().decode(T.self, from: text)
+    } catch let DecodingError.dataCorrupted(context) where context.underlyingError != nil {
+        throw invalid("\(url.path): \(context.underlyingError!)")
+    } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
+        throw invalid("\(url.path): \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
+    } catch {
+        throw invalid("\(url.path): \(error)")
+    }
 }

@@ -1,4 +1,5 @@
 import Bert
+import Kernels
 
 /// A run of trainable values with its gradient, as the optimiser sees it. The student's
 /// parameter buffer gives one segment per tensor (so weight decay can be chosen per tensor);
@@ -24,13 +25,25 @@ public struct ParameterSegment {
     }
 }
 
-/// √(Σ g²) over every segment, accumulated in Double.
+/// √(Σ g²) over every segment. Blocks of 64 Ki values are summed in Float in parallel and
+/// the block sums in Double, in a fixed order (the same norm whatever the thread count).
 public func gradientNorm(_ segments: [ParameterSegment]) -> Double {
+    let block = 1 << 16
     var sum = 0.0
     for s in segments {
-        var partial: Float = 0
-        for i in 0..<s.count { partial += s.gradients[i] * s.gradients[i] }
-        sum += Double(partial)
+        let blocks = (s.count + block - 1) / block
+        var partials = [Double](repeating: 0, count: blocks)
+        partials.withUnsafeMutableBufferPointer { out in
+            let out = out.baseAddress!, g = s.gradients
+            parallelFor(blocks, minimumPerThread: 4) { range in
+                for b in range {
+                    var partial: Float = 0
+                    for i in (b * block)..<min(s.count, (b + 1) * block) { partial += g[i] * g[i] }
+                    out[b] = Double(partial)
+                }
+            }
+        }
+        sum += partials.reduce(0, +)
     }
     return sum.squareRoot()
 }
@@ -43,6 +56,9 @@ public func clipGradientNorm(_ segments: [ParameterSegment], maxNorm: Double) ->
     let norm = gradientNorm(segments)
     guard maxNorm > 0, norm > maxNorm else { return norm }
     let factor = Float(maxNorm / (norm + 1e-6))
-    for s in segments { for i in 0..<s.count { s.gradients[i] *= factor } }
+    for s in segments {
+        let g = s.gradients
+        parallelFor(s.count, minimumPerThread: 1 << 16) { range in for i in range { g[i] *= factor } }
+    }
     return norm
 }
