@@ -62,7 +62,7 @@ let package = Package(
                                                               .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ObjectivesTests", dependencies: ["TestSupport", "Objectives", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Bert", "Kernels", "SafeTensors"]),
-        .testTarget(name: "DistillationTests", dependencies: ["TestSupport", "Distillation", "Training", "Objectives", "TeacherCache",
+        .testTarget(name: "DistillationTests", dependencies: ["TestSupport", "Distillation", "Training", "Objectives", "TeacherCache", "Datasets",
                                                               "Bert", "Kernels", "SafeTensors", "HDF5"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Distillery", "SafeTensors", "TeacherCache", "HDF5"]),
     ]

@@ -76,8 +76,8 @@ public struct TrainingPlan: Sendable {
         if kinds.contains(.mse) && classifierLabels != 1 {
             throw DistillationError.invalidSpec("mse is for regression heads (one output); this student has \(classifierLabels) outputs — use kd or ce")
         }
-        if kinds.contains(.ce) && classifierLabels == 1 {
-            throw DistillationError.invalidSpec("ce needs classes; a one-output (regression) head trains with mse")
+        if classifierLabels == 1, let kind = kinds.filter({ [.ce, .kd, .kdTopk, .kdSampled].contains($0) }).min() {
+            throw DistillationError.invalidSpec("\(kind.rawValue) needs classes; a one-output (regression) head trains with mse")
         }
         for (kind, form) in [(ObjectiveKind.kd, CacheSpec.LogitsForm.full), (.kdTopk, .topk), (.kdSampled, .sampled), (.mse, .full)]
         where kinds.contains(kind) && !cacheSpec.logits.contains(form) {

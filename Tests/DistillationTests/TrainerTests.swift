@@ -1,4 +1,5 @@
 import Bert
+import Datasets
 import Foundation
 import Kernels
 import Logging
@@ -216,5 +217,56 @@ final class TrainerTests: XCTestCase {
         let a = try StudentTrainer(spec: spec, cache: caches.train, teacherDirectory: TrainFixtures.teacher("mlm"), logger: logger).train(dev: nil, run: nil)
         let b = try StudentTrainer(spec: spec, cache: caches.train, teacherDirectory: TrainFixtures.teacher("mlm"), online: true, logger: logger).train(dev: nil, run: nil)
         for (x, y) in zip(a.lossHistory, b.lossHistory) { XCTAssertEqual(x[.kd]!, y[.kd]!, accuracy: 1e-5) }
+    }
+}
+
+/// Regression teachers (one output): the student learns the teacher's outputs with MSE and is
+/// evaluated by its MSE against the gold scores.
+final class RegressionTrainerTests: XCTestCase {
+    func testRegressionStudentLearnsTheTeachersOutputs() throws {
+        let folder = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // A regression teacher: tiny-base with a one-output head.
+        let base = try BertModel.load(directory: TrainFixtures.teacher("base"))
+        let layout = BertLayout(config: base.config, heads: BertHeads(pooler: true, classifierLabels: 1))
+        let parameters = BertParameters(layout: layout)
+        initializeRandomly(parameters, seed: 3)
+        for tensor in layout.tensors {
+            if let source = base.layout.tensor(named: tensor.name) { parameters[tensor].update(from: base.parameters[source], count: tensor.count) }
+        }
+        let teacher = folder.appendingPathComponent("teacher")
+        try StudentExport.save(BertModel(config: base.config, parameters: parameters), to: teacher, tokenizerFrom: TrainFixtures.teacher("base"))
+
+        let words = ["the", "cat", "sat", "on", "a", "mat", "dog", "movie", "was", "good"]
+        var urls: [URL] = []
+        for (name, rows) in [("train", 24), ("dev", 8)] {
+            let lines = (0..<rows).map { i in
+                #"{"text": "\#((0..<(2 + i % 7)).map { words[($0 + i) % words.count] }.joined(separator: " "))", "score": \#(Double(i % 5) / 4)}"#
+            }
+            let data = folder.appendingPathComponent("\(name).jsonl")
+            try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+            var spec = CacheSpec()
+            spec.maxLength = 16; spec.hiddenLayers = [2]; spec.logits = [.full]
+            var options = DatasetReadOptions()
+            options.fields = DatasetFields(text: "text", textPair: nil, label: "score", id: nil)
+            let out = folder.appendingPathComponent("\(name).h5")
+            try CacheBuilder.build(CacheRequest(teacher: teacher, data: [data], readOptions: options, spec: spec, output: out), logger: Logger(label: "test"))
+            urls.append(out)
+        }
+        var spec = TrainFixtures.spec([.mse: 1], steps: 15)
+        spec.student.dropout = 0
+        spec.learningRate = 3e-3
+        let trainer = try StudentTrainer(spec: spec, cache: urls[0], teacherDirectory: teacher, logger: Logger(label: "test"))
+        XCTAssertEqual(trainer.plan.classifierLabels, 1)
+        let summary = try trainer.train(dev: urls[1], run: nil)
+        let losses = summary.lossHistory.map { $0[.mse]! }
+        XCTAssertLessThan(losses.suffix(3).reduce(0, +), losses.prefix(3).reduce(0, +), "\(losses)")
+        XCTAssertNotNil(summary.evaluations.last?.regressionMSE)
+        XCTAssertNil(summary.evaluations.last?.classification)
+        // Classification objectives make no sense on one output, and say so.
+        spec.objectives = [.kd: 1]
+        XCTAssertThrowsError(try StudentTrainer(spec: spec, cache: urls[0], teacherDirectory: teacher, logger: Logger(label: "test"))) { error in
+            XCTAssertTrue("\(error)".contains("(regression) head trains with mse"), "\(error)")
+        }
     }
 }
