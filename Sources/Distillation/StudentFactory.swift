@@ -15,6 +15,7 @@ public enum StudentFactory {
         config.intermediateSize = spec.intermediateSize ?? (spec.hiddenSize == nil ? teacher.intermediateSize : 4 * config.hiddenSize)
         config.hiddenDropoutProb = spec.dropout
         config.attentionProbsDropoutProb = spec.dropout
+        config.labels = nil  // the student's classes come from the cache, not the teacher's head
         guard config.hiddenSize % config.numAttentionHeads == 0 else {
             throw DistillationError.invalidSpec("student hidden size \(config.hiddenSize) is not a multiple of its \(config.numAttentionHeads) heads")
         }
@@ -81,6 +82,21 @@ public enum StudentFactory {
         copy(from.mlmNormWeight, to.mlmNormWeight); copy(from.mlmNormBias, to.mlmNormBias)
         copy(from.mlmBias, to.mlmBias)
         return layers
+    }
+}
+
+extension StudentFactory {
+    /// `base` with other heads (e.g. a new classifier for fine-tuning or benchmarking): every
+    /// tensor `base` has is copied by name, the new ones start from BERT's random initialisation.
+    public static func model(_ base: BertModel, withHeads heads: BertHeads, labels: [String]? = nil, seed: UInt64) -> BertModel {
+        var config = base.config
+        config.labels = labels
+        let parameters = BertParameters(layout: BertLayout(config: config, heads: heads))
+        initializeRandomly(parameters, seed: seed)
+        for tensor in parameters.layout.tensors {
+            if let source = base.layout.tensor(named: tensor.name) { parameters[tensor].update(from: base.parameters[source], count: tensor.count) }
+        }
+        return BertModel(config: config, parameters: parameters)
     }
 }
 

@@ -96,10 +96,10 @@ public final class StudentTrainer {
             throw DistillationError.incompatible("\(cacheURL.path): the teacher config stored in the cache cannot be read: \(error)")
         }
         var config = try StudentFactory.config(for: spec.student, teacher: teacherConfig)
-        config.labels = cache.labelNames ?? teacherConfig.labels
-        let draft = try TrainingPlan(spec: spec, student: config, cache: cache)
-        if draft.classifierLabels > 0, config.labels?.count != draft.classifierLabels { config.labels = nil }
-        plan = draft
+        plan = try TrainingPlan(spec: spec, student: config, cache: cache)
+        // Class names travel to the exported config when they fit the head the plan chose.
+        let names = cache.labelNames ?? teacherConfig.labels
+        config.labels = names?.count == plan.classifierLabels ? names : nil
         let layout = BertLayout(config: config, heads: plan.heads)
         let parameters = BertParameters(layout: layout)
         student = BertModel(config: config, parameters: parameters)

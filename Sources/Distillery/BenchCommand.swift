@@ -211,19 +211,8 @@ struct TrainBench: ParsableCommand {
 
     /// The teacher with a randomly initialised classification head, saved as a Hugging Face folder.
     static func addClassifier(to directory: URL, labels: Int, saveTo output: URL) throws {
-        let base = try BertModel.load(directory: directory)
-        var config = base.config
-        config.labels = (0..<labels).map { "LABEL_\($0)" }
-        let layout = BertLayout(config: config, heads: BertHeads(pooler: true, classifierLabels: labels))
-        let parameters = BertParameters(layout: layout)
-        var generator = SeededGenerator(seed: 0)
-        for tensor in layout.tensors {
-            if let source = base.layout.tensor(named: tensor.name) {
-                parameters[tensor].update(from: base.parameters[source], count: tensor.count)
-            } else {
-                for i in 0..<tensor.count { parameters[tensor][i] = tensor.shape.count == 2 ? generator.nextNormal() * 0.02 : 0 }
-            }
-        }
-        try StudentExport.save(BertModel(config: config, parameters: parameters), to: output, tokenizerFrom: directory)
+        let headed = StudentFactory.model(try BertModel.load(directory: directory), withHeads: BertHeads(pooler: true, classifierLabels: labels),
+                                          labels: (0..<labels).map { "LABEL_\($0)" }, seed: 0)
+        try StudentExport.save(headed, to: output, tokenizerFrom: directory)
     }
 }

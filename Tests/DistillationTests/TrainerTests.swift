@@ -228,14 +228,9 @@ final class RegressionTrainerTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: folder) }
         // A regression teacher: tiny-base with a one-output head.
         let base = try BertModel.load(directory: TrainFixtures.teacher("base"))
-        let layout = BertLayout(config: base.config, heads: BertHeads(pooler: true, classifierLabels: 1))
-        let parameters = BertParameters(layout: layout)
-        initializeRandomly(parameters, seed: 3)
-        for tensor in layout.tensors {
-            if let source = base.layout.tensor(named: tensor.name) { parameters[tensor].update(from: base.parameters[source], count: tensor.count) }
-        }
         let teacher = folder.appendingPathComponent("teacher")
-        try StudentExport.save(BertModel(config: base.config, parameters: parameters), to: teacher, tokenizerFrom: TrainFixtures.teacher("base"))
+        try StudentExport.save(StudentFactory.model(base, withHeads: BertHeads(pooler: true, classifierLabels: 1), seed: 3),
+                               to: teacher, tokenizerFrom: TrainFixtures.teacher("base"))
 
         let words = ["the", "cat", "sat", "on", "a", "mat", "dog", "movie", "was", "good"]
         var urls: [URL] = []
