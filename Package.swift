@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "Objectives", dependencies: ["Kernels"]),
         .target(name: "Training", dependencies: ["Kernels", "Bert"]),
         .target(name: "Distillation", dependencies: ["Training", "Objectives", "TeacherCache", "Bert", "Kernels", "Tokenization",
-                                                     "Datasets", "SafeTensors", .product(name: "Logging", package: "swift-log")]),
+                                                     "Datasets", "SafeTensors", "Hashing", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .executableTarget(name: "Distillery", dependencies: [
             "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Distillation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

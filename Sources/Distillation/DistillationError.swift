@@ -5,6 +5,8 @@ public enum DistillationError: Error, CustomStringConvertible, Equatable {
     case missingTargets(String)
     case nonFinite(String)
     case io(String)
+    /// SIGINT/SIGTERM stopped the run after checkpointing (`--resume` continues it).
+    case interrupted(signal: Int32, detail: String)
 
     public var description: String {
         switch self {
@@ -13,6 +15,7 @@ public enum DistillationError: Error, CustomStringConvertible, Equatable {
         case .missingTargets(let why): return "the cache lacks what the objectives need: \(why)"
         case .nonFinite(let why): return "training diverged: \(why)"
         case .io(let why): return why
+        case .interrupted(let signal, let detail): return "interrupted by signal \(signal): \(detail)"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Bert
 import Foundation
+import Hashing
 import Kernels
 import Logging
 import TeacherCache
@@ -48,7 +49,7 @@ public struct Evaluation: Sendable {
         return parts.joined(separator: ", ")
     }
 
-    var json: [String: Any] {
+    public var json: [String: Any] {
         var line: [String: Any] = ["step": step, "loss": loss, "losses": Dictionary(uniqueKeysWithValues: losses.map { ($0.key.rawValue, $0.value) })]
         if let c = classification {
             line["accuracy"] = c.accuracy; line["macro_f1"] = c.macroF1; line["examples"] = c.examples
@@ -62,15 +63,24 @@ public struct Evaluation: Sendable {
 
 public struct TrainingSummary: Sendable {
     public var steps: Int
+    /// Evaluations of this command (a resumed run's earlier ones are in its eval.jsonl).
     public var evaluations: [Evaluation]
     public var lossHistory: [[ObjectiveKind: Double]]
     public var tokensPerSecond: Double
     public var waitShare: Double
+    /// Seconds inside this student's updates, and the part of them the online teacher took (0 from the cache).
+    public var computeSeconds: Double
+    public var teacherSeconds: Double
+    /// The update a resumed run continued from (0 for a fresh run).
+    public var resumedAt: Int
 }
 
-/// Stage two: trains one student against a cache. The loop reads top to bottom: learning rate,
-/// batch, forward, objectives, backward, clip, update, log, evaluate, checkpoint.
+/// Stage two: trains one student against a cache. One update reads top to bottom in `step`:
+/// batch, forward, objectives, backward, clip, update. `consume` wraps it with the schedule,
+/// logging, evaluation and checkpoints; a `StudentGroup` hands it batches (one pass of the cache
+/// shared by every student of a group), and `train` is that for a single student.
 public final class StudentTrainer {
+    public let name: String
     public let plan: TrainingPlan
     public let student: BertModel
     public let objectives: DistillationObjectives
@@ -86,8 +96,26 @@ public final class StudentTrainer {
     /// The teacher folder: vocabulary and tokenizer config for exported checkpoints, weights for initialisation.
     let teacherDirectory: URL?
     public private(set) var initializedFrom: [Int] = []
+    /// Content hash of the configuration and the cache: a finished run with the same hash is not
+    /// trained again, and a checkpoint continues only the run that wrote it.
+    public let runHash: String
+    /// Called on every metrics line (from the thread that trains this student).
+    public var onReport: ((StepReport) -> Void)?
 
-    public init(spec: TrainSpec, cache cacheURL: URL, teacherDirectory: URL?, online: Bool = false, logger: Logger) throws {
+    // The run's position and history (see `begin`).
+    public private(set) var stepIndex = 0, epoch = 0, batchInEpoch = 0
+    private var resumedAt = 0
+    private var bestScore: Double?
+    private var evaluations: [Evaluation] = [], history: [[ObjectiveKind: Double]] = []
+    private var windowTokens = 0, windowStart = Date(), windowWait = 0.0
+    private var totalTokens = 0, totalWait = 0.0, computeSeconds = 0.0, teacherSeconds = 0.0
+    private var started = Date()
+    private var schedule: LearningRateSchedule
+    private var dev: DevEvaluator?
+    private var run: RunFolder?
+
+    public init(spec: TrainSpec, cache cacheURL: URL, teacherDirectory: URL?, online: Bool = false, logger: Logger, name: String = "student") throws {
+        self.name = name
         self.logger = logger
         self.teacherDirectory = teacherDirectory
         cache = try CacheReader(url: cacheURL)
@@ -97,6 +125,7 @@ public final class StudentTrainer {
         }
         var config = try StudentFactory.config(for: spec.student, teacher: teacherConfig)
         plan = try TrainingPlan(spec: spec, student: config, cache: cache)
+        if let teacherDirectory { try TeacherIdentity.check(teacherDirectory, is: cache.provenance.teacher, cache: cacheURL) }
         // Class names travel to the exported config when they fit the head the plan chose.
         let names = cache.labelNames ?? teacherConfig.labels
         config.labels = names?.count == plan.classifierLabels ? names : nil
@@ -118,10 +147,15 @@ public final class StudentTrainer {
         } else {
             self.online = nil
         }
+        runHash = Self.hash(spec: spec, cache: cache, online: online)
+        schedule = LearningRateSchedule(peak: spec.learningRate, warmupSteps: 0, totalSteps: 1, decay: spec.schedule)
     }
 
     public var stepsPerEpoch: Int { (cache.sequenceCount + plan.spec.batchSize - 1) / plan.spec.batchSize }
     public var totalSteps: Int { plan.spec.maxSteps > 0 ? plan.spec.maxSteps : plan.spec.epochs * stepsPerEpoch }
+    public var isFinished: Bool { stepIndex >= totalSteps }
+    /// What the shared pass must decode for this student.
+    var selection: CacheSelection { online == nil ? plan.selection : CacheSelection() }
 
     /// The resolved configuration, printed at start and saved with every run.
     public var resolvedConfiguration: [String: Any] {
@@ -129,7 +163,7 @@ public final class StudentTrainer {
         let specJSON = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(spec))) ?? [:]
         let studentJSON = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(student.config))) ?? [:]
         return [
-            "spec": specJSON, "student_config": studentJSON, "cache": cache.url.path,
+            "name": name, "spec": specJSON, "student_config": studentJSON, "cache": cache.url.path, "run_hash": runHash,
             "teacher": ["path": plan.teacher.path, "layers": plan.teacher.layers, "hidden_size": plan.teacher.hiddenSize,
                         "heads": plan.teacher.heads, "weights_sha256": plan.teacher.weightsSHA256],
             "initialized_from_teacher_layers": initializedFrom,
@@ -141,10 +175,36 @@ public final class StudentTrainer {
         ]
     }
 
+    /// SHA-256 over the spec (less the checkpoint interval, which does not change the result),
+    /// the cache's provenance and spec (teacher weights, data files, what was cached), and the mode.
+    public static func runHash(spec: TrainSpec, cache url: URL, online: Bool) throws -> String {
+        hash(spec: spec, cache: try CacheReader(url: url), online: online)
+    }
+
+    static func hash(spec: TrainSpec, cache: CacheReader, online: Bool) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var canonical = spec
+        canonical.checkpointEvery = 0
+        var hasher = SHA256Hasher()
+        for part in [(try? encoder.encode(canonical)) ?? Data(), (try? encoder.encode(cache.provenance)) ?? Data(),
+                     (try? encoder.encode(cache.spec)) ?? Data(), Data((online ? "online" : "cache").utf8)] {
+            hasher.update(part)
+            hasher.update(Data([0]))
+        }
+        return hasher.hexDigest()
+    }
+
     /// One update on `sequences`; returns the losses (unweighted per objective, and the weighted total).
     public func step(_ sequences: [CachedSequence], index: Int, learningRate: Float) throws -> (losses: ObjectiveLosses, gradientNorm: Double) {
         // Batch: the student's input and the teacher's targets, padded.
-        if let online { try online.fill(targets, sequences) } else { try targets.fill(sequences) }
+        if let online {
+            let start = Date()
+            try online.fill(targets, sequences)
+            teacherSeconds += Date().timeIntervalSince(start)
+        } else {
+            try targets.fill(sequences)
+        }
         // Forward (dropout masks seeded by run seed and step).
         graph.forward(student.parameters, targets.input, mlmRows: plan.heads.maskedLM ? targets.logitRows : nil,
                       training: true, seed: plan.spec.seed &* 0x9E37_79B9 &+ UInt64(index))
@@ -162,73 +222,112 @@ public final class StudentTrainer {
         return (losses, norm)
     }
 
-    /// Runs every step; evaluates on `dev` (a cache built with the same spec from held-out data).
-    public func train(dev devURL: URL?, run: RunFolder?, progress: (StepReport) -> Void = { _ in }) throws -> TrainingSummary {
+    /// Prepares a run: the dev evaluator, the schedule, the run folder's config, and — with
+    /// `resume` and a checkpoint of this same run in the folder — the state to continue from.
+    public func begin(dev devURL: URL?, run: RunFolder?, resume: Bool = false) throws {
         let spec = plan.spec
-        let dev = try devURL.map { try DevEvaluator(url: $0, trainer: self) }
+        if cache.sequenceCount == 0 { throw DistillationError.invalidSpec("\(cache.url.path) holds no sequences") }
+        dev = try devURL.map { try DevEvaluator(url: $0, trainer: self) }
+        self.run = run
+        schedule = LearningRateSchedule(peak: spec.learningRate, warmupSteps: Int(Float(totalSteps) * spec.warmupRatio),
+                                        totalSteps: totalSteps, decay: spec.schedule)
+        if resume, let run, let folder = TrainingCheckpoint.latest(in: run) {
+            let position = try TrainingCheckpoint.restore(from: folder, segments: segments, optimizer: optimizer)
+            guard position.runHash == runHash else {
+                throw DistillationError.incompatible("\(folder.path) was written by another configuration or cache (run hash \(position.runHash.prefix(12))…, this run \(runHash.prefix(12))…); use --force to start this student over")
+            }
+            (stepIndex, epoch, batchInEpoch, bestScore, resumedAt) = (position.step, position.epoch, position.batchInEpoch, position.bestScore, position.step)
+            try run.rewind(toStep: position.step, metricsLines: position.metricsLines, evalLines: position.evalLines)
+            logger.info("\(name): resuming at update \(position.step) of \(totalSteps) (epoch \(position.epoch + 1), batch \(position.batchInEpoch))")
+        }
         try run?.writeConfiguration(resolvedConfiguration)
-        let schedule = LearningRateSchedule(peak: spec.learningRate, warmupSteps: Int(Float(totalSteps) * spec.warmupRatio),
-                                            totalSteps: totalSteps, decay: spec.schedule)
-        var evaluations: [Evaluation] = [], history: [[ObjectiveKind: Double]] = []
-        var best = -Double.infinity
-        var windowTokens = 0, windowStart = Date(), windowWait = 0.0
-        var totalTokens = 0, totalWait = 0.0
-        let started = Date()
-        var stepIndex = 0, epoch = 0
-        func evaluate() throws {
-            guard let dev else { return }
-            let result = try dev.evaluate(step: stepIndex)
-            evaluations.append(result)
-            try run?.appendEvaluation(result.json)
-            logger.info("dev at step \(stepIndex): \(result.json.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
-            if result.score > best, let run {
-                best = result.score
-                try StudentExport.save(student, to: run.bestCheckpoint, tokenizerFrom: teacherDirectory)
-                try objectives.saveProjections(to: run.bestCheckpoint.appendingPathComponent("projections.safetensors"))
-            }
+        started = Date(); windowStart = started
+    }
+
+    /// One batch of the shared pass: update, log, evaluate, checkpoint. `waited` is the time the
+    /// pass spent waiting for this batch to be read.
+    public func consume(_ sequences: [CachedSequence], waited: Double) throws {
+        let spec = plan.spec
+        let clock = Date()
+        let rate = schedule.rate(at: stepIndex)
+        let (losses, norm) = try step(sequences, index: stepIndex, learningRate: rate)
+        computeSeconds += Date().timeIntervalSince(clock)
+        history.append(losses.values)
+        let tokens = sequences.reduce(0) { $0 + $1.length }
+        windowTokens += tokens; totalTokens += tokens; windowWait += waited; totalWait += waited
+        stepIndex += 1; batchInEpoch += 1
+        if stepIndex % spec.logEvery == 0 || stepIndex == totalSteps {
+            let elapsed = max(1e-9, Date().timeIntervalSince(windowStart))
+            let report = StepReport(step: stepIndex, totalSteps: totalSteps, epoch: epoch + 1, learningRate: rate,
+                                    loss: losses.total, losses: losses.values, gradientNorm: norm,
+                                    tokensPerSecond: Double(windowTokens) / elapsed, waitShare: windowWait / elapsed)
+            try run?.appendMetrics([
+                "step": stepIndex, "epoch": epoch + 1, "learning_rate": Double(rate), "loss": losses.total,
+                "losses": Dictionary(uniqueKeysWithValues: losses.values.map { ($0.key.rawValue, $0.value) }),
+                "grad_norm": norm, "tokens_per_second": report.tokensPerSecond, "cache_wait_share": report.waitShare,
+            ])
+            onReport?(report)
+            windowTokens = 0; windowWait = 0; windowStart = Date()
         }
-        while stepIndex < totalSteps {
-            let batches = CacheBatches(reader: cache, options: .init(batchSize: spec.batchSize, shuffle: true, seed: spec.seed,
-                                                                     epoch: epoch, selection: online == nil ? plan.selection : CacheSelection()))
-            var waitBefore = 0.0
-            while stepIndex < totalSteps, let sequences = try batches.nextBatch() {
-                let waited = batches.waitSeconds - waitBefore
-                waitBefore = batches.waitSeconds
-                // Learning rate, then the step itself.
-                let rate = schedule.rate(at: stepIndex)
-                let (losses, norm) = try step(sequences, index: stepIndex, learningRate: rate)
-                history.append(losses.values)
-                let tokens = sequences.reduce(0) { $0 + $1.length }
-                windowTokens += tokens; totalTokens += tokens; windowWait += waited; totalWait += waited
-                stepIndex += 1
-                // Log.
-                if stepIndex % spec.logEvery == 0 || stepIndex == totalSteps {
-                    let elapsed = max(1e-9, Date().timeIntervalSince(windowStart))
-                    let report = StepReport(step: stepIndex, totalSteps: totalSteps, epoch: epoch + 1, learningRate: rate,
-                                            loss: losses.total, losses: losses.values, gradientNorm: norm,
-                                            tokensPerSecond: Double(windowTokens) / elapsed, waitShare: windowWait / elapsed)
-                    try run?.appendMetrics([
-                        "step": stepIndex, "epoch": epoch + 1, "learning_rate": Double(rate), "loss": losses.total,
-                        "losses": Dictionary(uniqueKeysWithValues: losses.values.map { ($0.key.rawValue, $0.value) }),
-                        "grad_norm": norm, "tokens_per_second": report.tokensPerSecond, "cache_wait_share": report.waitShare,
-                    ])
-                    progress(report)
-                    windowTokens = 0; windowWait = 0; windowStart = Date()
-                }
-                // Evaluate and checkpoint.
-                if spec.evalEvery > 0 && stepIndex % spec.evalEvery == 0 { try evaluate() }
-            }
-            epoch += 1
-            if stepIndex == 0 { throw DistillationError.invalidSpec("\(cache.url.path) holds no sequences") }
-            // Every epoch's end is evaluated by default; the last step always is.
-            if spec.evalEvery == 0 || (stepIndex == totalSteps && evaluations.last?.step != stepIndex) { try evaluate() }
+        if (spec.evalEvery > 0 && stepIndex % spec.evalEvery == 0) || isFinished { try evaluate() }
+        if spec.checkpointEvery > 0 && stepIndex % spec.checkpointEvery == 0 && !isFinished { try checkpoint() }
+    }
+
+    /// The pass reached the end of the epoch: every epoch's end is evaluated by default.
+    public func endEpoch() throws {
+        if plan.spec.evalEvery == 0 && !isFinished { try evaluate() }
+        epoch += 1; batchInEpoch = 0
+    }
+
+    /// Writes a resumable checkpoint into the run folder (periodically, and when interrupted).
+    public func checkpoint() throws {
+        guard let run else { return }
+        let position = TrainingCheckpoint(runHash: runHash, step: stepIndex, epoch: epoch, batchInEpoch: batchInEpoch, bestScore: bestScore,
+                                          metricsLines: run.metricsLines, evalLines: run.evalLines)
+        try TrainingCheckpoint.save(position, segments: segments, optimizer: optimizer, in: run)
+    }
+
+    private func evaluate() throws {
+        guard let dev, evaluations.last?.step != stepIndex else { return }
+        let result = try dev.evaluate(step: stepIndex)
+        evaluations.append(result)
+        try run?.appendEvaluation(result.json)
+        logger.info("\(name): dev at step \(stepIndex): \(result.json.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+        if result.score > (bestScore ?? -.infinity) {
+            bestScore = result.score
+            if let run { try export(to: run.bestCheckpoint) }
         }
-        if let run {
-            try StudentExport.save(student, to: run.finalCheckpoint, tokenizerFrom: teacherDirectory)
-            try objectives.saveProjections(to: run.finalCheckpoint.appendingPathComponent("projections.safetensors"))
-        }
+    }
+
+    private func export(to folder: URL) throws {
+        try StudentExport.save(student, to: folder, tokenizerFrom: teacherDirectory)
+        try objectives.saveProjections(to: folder.appendingPathComponent("projections.safetensors"))
+    }
+
+    /// After the last update: the final checkpoint, then the completion record (so a re-run skips it).
+    public func finish() throws -> TrainingSummary {
         let elapsed = max(1e-9, Date().timeIntervalSince(started))
-        return TrainingSummary(steps: stepIndex, evaluations: evaluations, lossHistory: history,
-                               tokensPerSecond: Double(totalTokens) / elapsed, waitShare: totalWait / elapsed)
+        let summary = TrainingSummary(steps: stepIndex, evaluations: evaluations, lossHistory: history,
+                                      tokensPerSecond: Double(totalTokens) / elapsed, waitShare: totalWait / elapsed,
+                                      computeSeconds: computeSeconds, teacherSeconds: teacherSeconds, resumedAt: resumedAt)
+        if let run {
+            try export(to: run.finalCheckpoint)
+            var results: [String: Any] = ["name": name, "steps": stepIndex, "seconds": elapsed, "tokens_per_second": summary.tokensPerSecond]
+            if let last = evaluations.last { results["dev"] = last.json }
+            if let bestScore { results["best_score"] = bestScore }
+            try run.markCompleted(hash: runHash, results: results)
+            try? FileManager.default.removeItem(at: run.checkpoint)
+        }
+        return summary
+    }
+
+    /// Trains this student alone: a group of one, using every configured thread.
+    public func train(dev devURL: URL?, run: RunFolder?, resume: Bool = false, progress: @escaping (StepReport) -> Void = { _ in }) throws -> TrainingSummary {
+        onReport = progress
+        defer { onReport = nil }
+        let group = StudentGroup(members: [.init(trainer: self, run: run, dev: devURL, resume: resume)])
+        let outcome = try group.run(schedule: .sequential).first!
+        if let error = outcome.error { throw error }
+        return outcome.summary!
     }
 }

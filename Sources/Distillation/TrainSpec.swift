@@ -63,7 +63,13 @@ public struct TrainSpec: Codable, Equatable, Sendable {
     public var weightDecay: Float = 0.01
     /// Global gradient-norm clipping (0 = off).
     public var clipNorm: Float = 1
+    /// Seed of initialisation and dropout.
     public var seed: UInt64 = 0
+    /// Seed of the batch order. Students with the same data seed and batch size share one pass
+    /// over the cache (each batch read and decoded once for all of them).
+    public var dataSeed: UInt64 = 0
+    /// Save a resumable checkpoint every this many updates (0 = only when interrupted).
+    public var checkpointEvery = 200
     /// Evaluate on the dev cache every this many updates (0 = at the end of each epoch).
     public var evalEvery = 0
     /// Write a metrics line every this many updates.
@@ -79,7 +85,7 @@ public struct TrainSpec: Codable, Equatable, Sendable {
         case attentionMapping = "attention_mapping", relationMapping = "relation_mapping", epochs
         case maxSteps = "max_steps", batchSize = "batch_size", learningRate = "learning_rate"
         case warmupRatio = "warmup_ratio", schedule, weightDecay = "weight_decay", clipNorm = "clip_norm"
-        case seed, evalEvery = "eval_every", logEvery = "log_every"
+        case seed, dataSeed = "data_seed", checkpointEvery = "checkpoint_every", evalEvery = "eval_every", logEvery = "log_every"
     }
 
     public init(from decoder: Decoder) throws {
@@ -106,6 +112,8 @@ public struct TrainSpec: Codable, Equatable, Sendable {
         weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
         clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm) ?? d.clipNorm
         seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+        dataSeed = try c.decodeIfPresent(UInt64.self, forKey: .dataSeed) ?? d.dataSeed
+        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? d.evalEvery
         logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
     }
@@ -123,6 +131,7 @@ public struct TrainSpec: Codable, Equatable, Sendable {
         try c.encode(learningRate, forKey: .learningRate); try c.encode(warmupRatio, forKey: .warmupRatio)
         try c.encode(schedule, forKey: .schedule); try c.encode(weightDecay, forKey: .weightDecay)
         try c.encode(clipNorm, forKey: .clipNorm); try c.encode(seed, forKey: .seed)
+        try c.encode(dataSeed, forKey: .dataSeed); try c.encode(checkpointEvery, forKey: .checkpointEvery)
         try c.encode(evalEvery, forKey: .evalEvery); try c.encode(logEvery, forKey: .logEvery)
     }
 
@@ -156,6 +165,7 @@ public struct TrainSpec: Codable, Equatable, Sendable {
         if !(0..<1).contains(warmupRatio) { throw fail("warmup ratio must be in [0, 1)") }
         if weightDecay < 0 || clipNorm < 0 { throw fail("weight decay and clip norm must be ≥ 0") }
         if logEvery < 1 || evalEvery < 0 { throw fail("log_every must be ≥ 1 and eval_every ≥ 0") }
+        if checkpointEvery < 0 { throw fail("checkpoint_every must be ≥ 0") }
         try student.validate()
     }
 }

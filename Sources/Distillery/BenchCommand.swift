@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput (used by `make bench-*`).",
-        subcommands: [TeacherBench.self, CacheBench.self, TrainBench.self]
+        subcommands: [TeacherBench.self, CacheBench.self, TrainBench.self, ManyBench.self]
     )
 }
 
@@ -214,5 +214,111 @@ struct TrainBench: ParsableCommand {
         let headed = StudentFactory.model(try BertModel.load(directory: directory), withHeads: BertHeads(pooler: true, classifierLabels: labels),
                                           labels: (0..<labels).map { "LABEL_\($0)" }, seed: 0)
         try StudentExport.save(headed, to: output, tokenizerFrom: directory)
+    }
+}
+
+/// `distillery bench many`: what the cache is for. Eight small students, one epoch each:
+/// (a) together in one pass over the cache, (b) one after another from the cache, (c) one after
+/// another with the teacher run online for each (how public toolkits distil). Same data, same
+/// students, same run; the cache is built once and its build time is reported on its own.
+struct ManyBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "many",
+        abstract: "Wall time of 8 students for one epoch: together from the cache, one by one from the cache, one by one with the teacher online."
+    )
+
+    @Option(help: "Teacher folder (all-MiniLM-L6-v2; a random two-class head is added for KD).") var teacher: String
+    @Option(help: "JSON Lines text sample ({\"text\": …} per line).") var data: String
+    @Option(help: "Folder for the teacher with a head and the cache (kept between runs).") var workDirectory = "build/bench-many"
+    @Option(help: "Tokens per sequence.") var maxLength = 64
+    @Option(help: "Sequences per update.") var batch = 32
+    @Option(help: "Student layers.") var layers = 2
+    @Option(help: "Which runs: any of a, b, c.") var modes = "abc"
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        threads.apply()
+        let folder = URL(fileURLWithPath: workDirectory)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        let headed = folder.appendingPathComponent("teacher-with-head")
+        if !FileManager.default.fileExists(atPath: headed.appendingPathComponent("model.safetensors").path) {
+            try TrainBench.addClassifier(to: URL(fileURLWithPath: teacher), labels: 2, saveTo: headed)
+        }
+        // Eight students: four objective sets × lower/upper initialisation.
+        var students: [NamedStudent] = []
+        let objectiveSets: [(String, [ObjectiveKind: Float])] = [
+            ("kd", [.kd: 1]), ("kd-hidden", [.kd: 1, .hiddenMSE: 1]), ("kd-attention", [.kd: 1, .attentionKL: 1]), ("kd-relations", [.kd: 1, .relations: 1]),
+        ]
+        for (name, objectives) in objectiveSets {
+            for initialization in ["lower", "upper"] {
+                var spec = TrainSpec()
+                spec.objectives = objectives
+                spec.student.layers = layers
+                spec.student.initialization = try .init(parsing: initialization)
+                spec.epochs = 1; spec.batchSize = batch; spec.checkpointEvery = 0; spec.logEvery = 1 << 20
+                spec.hiddenMapping = .uniform; spec.attentionMapping = .last; spec.relationMapping = .last
+                students.append(NamedStudent(name: "\(name)-\(initialization)", spec: spec))
+            }
+        }
+        let cache = folder.appendingPathComponent("cache-\(maxLength).h5")
+        var cacheSpec = CacheSpec()
+        cacheSpec.maxLength = maxLength
+        cacheSpec.hiddenLayers = Array(Set([0, 6] + (1...layers).map { $0 * 6 / layers })).sorted()
+        cacheSpec.attentionLayers = [6]; cacheSpec.relationLayers = [6]; cacheSpec.logits = [.full]
+        var request = CacheRequest(teacher: headed, data: [URL(fileURLWithPath: data)], readOptions: DatasetReadOptions(), spec: cacheSpec, output: cache)
+        request.overwrite = true
+        let build = try CacheBuilder.build(request, logger: logger)
+        let sequences = try CacheReader(url: cache).sequenceCount
+        print(String(format: "cache: %d sequences (≤ %d tokens), hidden %@ + attention 6 + Q/K/V 6 + logits, built once in %.1f s",
+                     sequences, maxLength, "\(cacheSpec.hiddenLayers)", build.wallSeconds))
+
+        func trainers(online: Bool) throws -> [StudentTrainer] {
+            try students.map { try StudentTrainer(spec: $0.spec, cache: cache, teacherDirectory: headed, online: online, logger: logger, name: $0.name) }
+        }
+        func timed(_ groups: [[StudentTrainer]], schedule: StudentGroup.Schedule) throws -> (seconds: Double, summaries: [TrainingSummary], passes: [StudentGroup.PassReport]) {
+            let start = Date()
+            var summaries: [TrainingSummary] = [], passes: [StudentGroup.PassReport] = []
+            for members in groups {
+                let group = StudentGroup(members: members.map { .init(trainer: $0, run: nil, dev: nil) }, threads: Threads.available, logger: logger)
+                for outcome in try group.run(schedule: schedule) {
+                    if let error = outcome.error { throw error }
+                    summaries.append(outcome.summary!)
+                }
+                passes += group.passes
+            }
+            return (Date().timeIntervalSince(start), summaries, passes)
+        }
+        var results: [Character: Double] = [:]
+        if modes.contains("a") {
+            let a = try timed([try trainers(online: false)], schedule: .auto)
+            results["a"] = a.seconds
+            let pass = a.passes[0]
+            var line = String(format: "(a) together, one pass: %.1f s; %d batches read once, %.1f s waiting for the reader, schedule %@",
+                              a.seconds, pass.batches, pass.waitSeconds, pass.schedule.rawValue)
+            if let s = pass.sequentialSeconds, let c = pass.concurrentSeconds {
+                line += String(format: " (median batch for all students %.3f s one after another on %d threads, %.3f s side by side)", s, Threads.available, c)
+            }
+            print(line)
+        }
+        if modes.contains("b") {
+            let b = try timed(try trainers(online: false).map { [$0] }, schedule: .sequential)
+            results["b"] = b.seconds
+            print(String(format: "(b) one after another from the cache: %.1f s; %.1f s waiting for the reader", b.seconds, b.passes.reduce(0) { $0 + $1.waitSeconds }))
+        }
+        if modes.contains("c") {
+            let c = try timed(try trainers(online: true).map { [$0] }, schedule: .sequential)
+            results["c"] = c.seconds
+            let teacherTime = c.summaries.reduce(0) { $0 + $1.teacherSeconds }
+            print(String(format: "(c) one after another, teacher online: %.1f s, of which %.1f s (%.0f%%) in the teacher's forward passes",
+                         c.seconds, teacherTime, 100 * teacherTime / c.seconds))
+        }
+        if let c = results["c"] {
+            for mode: Character in ["a", "b"] {
+                guard let x = results[mode] else { continue }
+                print(String(format: "(%@)/(c) = %.3f (%.3f counting the one-off cache build)", String(mode), x / c, (x + build.wallSeconds) / c))
+            }
+        }
     }
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Distillation
 import Foundation
+import Kernels
 import Logging
+import TeacherCache
 import Training
 
 /// `distillery train`: stage two.
@@ -16,7 +18,12 @@ struct TrainCommand: ParsableCommand {
         count the embeddings as layer 0). Before the first step the run checks the cache holds \
         every tensor its objectives need and names the `distillery cache` flags that would add \
         what is missing. The run folder gets config.json, metrics.jsonl, eval.jsonl and Hugging \
-        Face checkpoints final/ and best/.
+        Face checkpoints final/ and best/, a resumable checkpoint/ every --checkpoint-every updates \
+        and on Ctrl-C or SIGTERM (continue with --resume, to the same weights), and done.json \
+        when it finishes: the same command again skips a finished student (--force retrains). \
+        Several students (--student FILE repeated, or --students LIST) train in one pass over \
+        the cache: each batch is read once and handed to every student; a student that cannot \
+        train is named and the others go on.
         """
     )
 
@@ -53,35 +60,112 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of initialisation, shuffling and dropout (default 0).") var seed: UInt64?
     @Option(help: "Evaluate every N updates (default: each epoch).") var evalEvery: Int?
     @Option(help: "Metrics line every N updates (default 10).") var logEvery: Int?
+    @Option(help: "Seed of the batch order (default 0); students sharing it and the batch size share one pass over the cache.") var dataSeed: UInt64?
+    @Option(help: "Write a resumable checkpoint every N updates (default 200; 0 = only when interrupted).") var checkpointEvery: Int?
+    @Option(name: .customLong("student"), help: "A student's train spec (YAML, optional `name:`); repeat to train several students in one pass. Run folders: OUT/NAME.")
+    var studentFiles: [String] = []
+    @Option(help: "A YAML file with a `students:` list (and optional `train:` defaults) to train in one pass. Run folders: OUT/NAME.")
+    var students: String?
+    @Option(name: .customLong("students-schedule"), help: "Students side by side on one thread each (concurrent), one after another on all threads (sequential), or timed both ways (auto, the default).")
+    var studentsSchedule: StudentGroup.Schedule = .auto
+    @Flag(help: "Continue interrupted runs from their checkpoints (kill -9 included).") var resume = false
+    @Flag(help: "Train again even when a run folder holds a finished or unfinished run.") var force = false
     @Flag(help: "Check mode: the teacher computes the targets on the fly instead of the cache (needs --teacher).") var online = false
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
         threads.apply()
+        InterruptRequest.shared.install()
         let logger = Logger(label: "distillery.train")
-        let spec = try resolvedSpec()
-        let trainer = try StudentTrainer(spec: spec, cache: URL(fileURLWithPath: cache), teacherDirectory: teacher.map { URL(fileURLWithPath: $0) },
-                                         online: online, logger: logger)
-        let configuration = try JSONSerialization.data(withJSONObject: trainer.resolvedConfiguration, options: [.prettyPrinted, .sortedKeys])
-        FileHandle.standardError.write(configuration + Data("\n".utf8))
-        let run = try RunFolder(url: URL(fileURLWithPath: out))
-        let bar = ProgressReporter(label: "train")
-        let summary = try trainer.train(dev: dev.map { URL(fileURLWithPath: $0) }, run: run) { report in
-            bar.update(done: report.step, total: report.totalSteps, rate: report.tokensPerSecond,
-                       unit: String(format: "tokens/s, loss %.4f", report.loss))
+        let several = students != nil || !studentFiles.isEmpty
+        let named: [NamedStudent]
+        if several {
+            let base = try spec.map { try loadSpecNode(yaml: URL(fileURLWithPath: $0), key: "train", unreadable: DistillationError.io, invalid: DistillationError.invalidSpec) }
+            var list = try students.map { try StudentList.load(list: URL(fileURLWithPath: $0), base: base) } ?? []
+            list += studentFiles.isEmpty ? [] : try StudentList.load(files: studentFiles.map { URL(fileURLWithPath: $0) }, base: base)
+            named = try list.map { NamedStudent(name: $0.name, spec: try applyFlags(to: $0.spec)) }
+            guard Set(named.map(\.name)).count == named.count else { throw ValidationError("two students share a name; names become run folders under --out") }
+        } else {
+            named = [NamedStudent(name: "student", spec: try resolvedSpec())]
         }
-        bar.finish()
-        var line = String(format: "trained %d steps, %.0f tokens/s, %.1f%% waiting for the cache; run folder %@",
-                          summary.steps, summary.tokensPerSecond, summary.waitShare * 100, out)
-        if let last = summary.evaluations.last {
-            line += "\ndev: " + last.summaryLine
+        let out = URL(fileURLWithPath: self.out)
+        let launch = StudentLaunch(students: named, cache: URL(fileURLWithPath: cache), dev: dev.map { URL(fileURLWithPath: $0) },
+                                   teacher: teacher.map { URL(fileURLWithPath: $0) }, folder: { several ? out.appendingPathComponent($0.name) : out },
+                                   options: .init(resume: resume, force: force, online: online), logger: logger)
+        for (name, folder) in launch.skipped { print("\(name): already trained with this configuration and cache (\(folder.path)); --force trains it again") }
+        for (name, error) in launch.rejected { FileHandle.standardError.write(Data("error: \(name): \(error)\n".utf8)) }
+        if !several, let trainer = launch.members.first?.trainer {
+            let configuration = try JSONSerialization.data(withJSONObject: trainer.resolvedConfiguration, options: [.prettyPrinted, .sortedKeys])
+            FileHandle.standardError.write(configuration + Data("\n".utf8))
+        } else {
+            for m in launch.members { FileHandle.standardError.write(Data("\(m.trainer.name): \(m.trainer.totalSteps) updates, \(m.trainer.student.layout.count) parameters → \(m.run!.url.path)\n".utf8)) }
         }
-        print(line)
+        var outcomes: [StudentGroup.Outcome] = []
+        if !launch.members.isEmpty {
+            let bar = ProgressReporter(label: several ? "train \(launch.members.count) students" : "train")
+            let group = StudentGroup(members: launch.members, threads: Threads.count, logger: logger)
+            if !several {
+                launch.members[0].trainer.onReport = { report in
+                    bar.update(done: report.step, total: report.totalSteps, rate: report.tokensPerSecond, unit: String(format: "tokens/s, loss %.4f", report.loss))
+                }
+            }
+            do {
+                outcomes = try group.run(schedule: studentsSchedule, progress: { p in
+                    if several { bar.update(done: p.stepsDone, total: p.stepsTotal, rate: p.tokensPerSecond, unit: "tokens/s, \(p.training) training") }
+                })
+            } catch DistillationError.interrupted(let signal, let detail) {
+                bar.finish()
+                FileHandle.standardError.write(Data("interrupted: \(detail)\n".utf8))
+                throw ExitCode(128 + signal)
+            }
+            bar.finish()
+            for pass in group.passes where pass.students.count > 1 {
+                var line = "pass of \(pass.students.count) students: \(pass.batches) batches read once, schedule \(pass.schedule.rawValue)"
+                if let s = pass.sequentialSeconds, let c = pass.concurrentSeconds {
+                    line += String(format: " (median batch %.3f s one after another, %.3f s side by side)", s, c)
+                }
+                print(line + String(format: ", %.1f s, %.1f s waiting for the cache", pass.seconds, pass.waitSeconds))
+            }
+        }
+        var lines: [[String: Any]] = []
+        for o in outcomes {
+            let folder = several ? out.appendingPathComponent(o.name) : out
+            if let summary = o.summary {
+                var line = (several ? "\(o.name): " : "") + String(format: "trained %d steps, %.0f tokens/s, %.1f%% waiting for the cache; run folder %@",
+                                  summary.steps, summary.tokensPerSecond, summary.waitShare * 100, folder.path)
+                if summary.resumedAt > 0 { line += " (resumed at update \(summary.resumedAt))" }
+                if let last = summary.evaluations.last { line += (several ? "\n  dev: " : "\ndev: ") + last.summaryLine }
+                print(line)
+                var entry: [String: Any] = ["name": o.name, "status": "trained", "steps": summary.steps, "folder": folder.path]
+                if let last = summary.evaluations.last { entry["dev"] = last.json }
+                lines.append(entry)
+            } else if let error = o.error {
+                FileHandle.standardError.write(Data("error: \(o.name): \(error)\n".utf8))
+                lines.append(["name": o.name, "status": "failed", "error": "\(error)", "folder": folder.path])
+            }
+        }
+        lines += launch.skipped.map { ["name": $0.name, "status": "skipped (already trained)", "folder": $0.folder.path] }
+        lines += launch.rejected.map { ["name": $0.name, "status": "rejected", "error": "\($0.error)"] }
+        if several {
+            let data = try JSONSerialization.data(withJSONObject: ["students": lines], options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: out.appendingPathComponent("summary.json"), options: .atomic)
+            print("summary: \(out.appendingPathComponent("summary.json").path)")
+        }
+        let failures = launch.rejected.count + outcomes.filter { $0.error != nil }.count
+        if failures > 0 {
+            FileHandle.standardError.write(Data("\(failures) of \(named.count) students failed\n".utf8))
+            throw ExitCode(1)
+        }
     }
 
     /// The YAML spec (or the defaults) with every given flag applied on top.
     func resolvedSpec() throws -> TrainSpec {
-        var s = try spec.map { try TrainSpec.load(yaml: URL(fileURLWithPath: $0)) } ?? TrainSpec()
+        try applyFlags(to: try spec.map { try TrainSpec.load(yaml: URL(fileURLWithPath: $0)) } ?? TrainSpec())
+    }
+
+    /// `base` with every given flag applied on top, validated.
+    func applyFlags(to base: TrainSpec) throws -> TrainSpec {
+        var s = base
         func set<T>(_ value: T?, _ keyPath: WritableKeyPath<TrainSpec, T>) { if let value { s[keyPath: keyPath] = value } }
         set(layers, \.student.layers)
         if let hiddenSize { s.student.hiddenSize = hiddenSize }
@@ -115,8 +199,10 @@ struct TrainCommand: ParsableCommand {
             s.schedule = decay
         }
         set(weightDecay, \.weightDecay); set(clipNorm, \.clipNorm); set(dropout, \.student.dropout); set(seed, \.seed)
-        set(evalEvery, \.evalEvery); set(logEvery, \.logEvery)
+        set(evalEvery, \.evalEvery); set(logEvery, \.logEvery); set(dataSeed, \.dataSeed); set(checkpointEvery, \.checkpointEvery)
         do { try s.validate() } catch let error as DistillationError { throw ValidationError(error.description) }
         return s
     }
 }
+
+extension StudentGroup.Schedule: ExpressibleByArgument {}

@@ -18,11 +18,14 @@ public final class CacheBatches: Sequence, IteratorProtocol {
         public var blockSequences: Int
         public var bufferBlocks: Int
         public var selection: CacheSelection?
-        /// Optional subset (e.g. a dev split) as sequence indices; nil = all.
+        /// Batches of this epoch already consumed (a resumed run): skipped, and whole buffers of
+        /// them never read, so the next batch is exactly the one an uninterrupted epoch would give.
+        public var skipBatches: Int
         public init(batchSize: Int, shuffle: Bool = false, seed: UInt64 = 0, epoch: Int = 0,
-                    blockSequences: Int = 256, bufferBlocks: Int = 8, selection: CacheSelection? = nil) {
+                    blockSequences: Int = 256, bufferBlocks: Int = 8, selection: CacheSelection? = nil, skipBatches: Int = 0) {
             self.batchSize = batchSize; self.shuffle = shuffle; self.seed = seed; self.epoch = epoch
             self.blockSequences = blockSequences; self.bufferBlocks = bufferBlocks; self.selection = selection
+            self.skipBatches = skipBatches
         }
     }
 
@@ -35,6 +38,8 @@ public final class CacheBatches: Sequence, IteratorProtocol {
     private var prefetched: (index: Int, result: Result<[CachedSequence], Error>)?
     private let done = DispatchSemaphore(value: 0)
     private var pendingPrefetch = false
+    /// Sequences still to drop from the first buffer read (the rest of `skipBatches`).
+    private var pendingSkip = 0
     /// Seconds the consumer spent waiting for reads (for the benchmarks' "cache waiting" share).
     public private(set) var waitSeconds: Double = 0
 
@@ -49,6 +54,13 @@ public final class CacheBatches: Sequence, IteratorProtocol {
         }
         let perBuffer = Swift.max(1, options.bufferBlocks)
         buffers = stride(from: 0, to: blocks.count, by: perBuffer).map { Array(blocks[$0..<Swift.min($0 + perBuffer, blocks.count)]) }
+        // Batches are cut from the concatenated buffers, so skipping is counted in sequences.
+        var skip = Swift.max(0, options.skipBatches) * Swift.max(1, options.batchSize)
+        while nextBuffer < buffers.count, case let size = buffers[nextBuffer].reduce(0, { $0 + $1.count }), size <= skip {
+            skip -= size
+            nextBuffer += 1
+        }
+        pendingSkip = skip
         startPrefetch()
     }
 
@@ -86,6 +98,11 @@ public final class CacheBatches: Sequence, IteratorProtocol {
             prefetched = nil
             startPrefetch()
             ready += sequences
+            if pendingSkip > 0 {
+                let drop = Swift.min(pendingSkip, ready.count)
+                ready.removeFirst(drop)
+                pendingSkip -= drop
+            }
         }
         guard !ready.isEmpty else { return nil }
         let take = Swift.min(options.batchSize, ready.count)

@@ -177,18 +177,30 @@ private struct AnyCodingKey: CodingKey {
 /// into the caller's error by `unreadable` (the file cannot be read) or `invalid`.
 public func decodeSpecBlock<T: Decodable>(_ type: T.Type, yaml url: URL, key: String,
                                           unreadable: (String) -> Error, invalid: (String) -> Error) throws -> T {
+    let node = try loadSpecNode(yaml: url, key: key, unreadable: unreadable, invalid: invalid)
+    return try decodeSpecNode(T.self, node: node, origin: url.path, invalid: invalid)
+}
+
+/// The YAML node of a spec file: the block under `key` when the file has one, else the whole file.
+public func loadSpecNode(yaml url: URL, key: String?, unreadable: (String) -> Error, invalid: (String) -> Error) throws -> Yams.Node {
     let text: String
     do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw unreadable("cannot read \(url.path): \(error.localizedDescription)") }
+    let node: Yams.Node?
+    do { node = try Yams.compose(yaml: text) } catch { throw invalid("\(url.path): \(error)") }
+    guard let node else { return Yams.Node.mapping([:]) }
+    guard let key else { return node }
+    return node.mapping?[key] ?? node
+}
+
+/// Decodes a spec from a YAML node; errors name `origin` and the path of the field at fault.
+public func decodeSpecNode<T: Decodable>(_ type: T.Type, node: Yams.Node, origin: String, invalid: (String) -> Error) throws -> T {
     do {
-        if let node = try Yams.compose(yaml: text), let block = node.mapping?[key] {
-            return try YAMLDecoder().decode(T.self, from: Yams.serialize(node: block))
-        }
-        return try YAMLDecoder().decode(T.self, from: text)
+        return try YAMLDecoder().decode(T.self, from: Yams.serialize(node: node))
     } catch let DecodingError.dataCorrupted(context) where context.underlyingError != nil {
-        throw invalid("\(url.path): \(context.underlyingError!)")
+        throw invalid("\(origin): \(context.underlyingError!)")
     } catch let DecodingError.typeMismatch(_, context), let DecodingError.dataCorrupted(context) {
-        throw invalid("\(url.path): \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
+        throw invalid("\(origin): \(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)")
     } catch {
-        throw invalid("\(url.path): \(error)")
+        throw invalid("\(origin): \(error)")
     }
 }

@@ -34,6 +34,19 @@ public final class AdamW {
         secondMoment = FloatBuffer(count: total)
     }
 
+    /// The optimiser's state for a checkpoint: the step count and both moments (segment layout).
+    public var moments: (first: FloatBuffer, second: FloatBuffer) { (firstMoment, secondMoment) }
+
+    /// Continues from a checkpoint: `first` and `second` hold the moments in segment layout.
+    public func restore(step: Int, first: [Float], second: [Float]) throws {
+        guard first.count == firstMoment.count, second.count == secondMoment.count, step >= 0 else {
+            throw AdamWStateError(expected: firstMoment.count, first: first.count, second: second.count)
+        }
+        self.step = step
+        firstMoment.pointer.update(from: first, count: first.count)
+        secondMoment.pointer.update(from: second, count: second.count)
+    }
+
     /// One update with learning rate `learningRate`, from the gradients currently in the segments.
     public func update(learningRate: Float) {
         step += 1
@@ -57,4 +70,10 @@ public final class AdamW {
             }
         }
     }
+}
+
+/// A checkpoint's optimiser moments do not fit the model being resumed.
+public struct AdamWStateError: Error, CustomStringConvertible {
+    public let expected: Int, first: Int, second: Int
+    public var description: String { "optimiser moments hold \(first) and \(second) values; this model needs \(expected)" }
 }

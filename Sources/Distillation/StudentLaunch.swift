@@ -1,0 +1,55 @@
+import Foundation
+import Logging
+import TeacherCache
+
+/// Turns named student specs into a group ready to train, deciding per student from its run
+/// folder: skip it (finished with the same configuration and cache), resume it, start it, or
+/// reject it (an unfinished or different run in the way, or a configuration the cache cannot
+/// serve). Every student is checked before any trains, so a bad one is named at once.
+public struct StudentLaunch {
+    public struct Options: Sendable {
+        /// Continue unfinished runs from their checkpoints.
+        public var resume = false
+        /// Start over whatever the run folder holds.
+        public var force = false
+        /// Teacher targets computed on the fly (the equivalence check and the benchmark's baseline).
+        public var online = false
+        public init(resume: Bool = false, force: Bool = false, online: Bool = false) {
+            self.resume = resume; self.force = force; self.online = online
+        }
+    }
+
+    public var members: [StudentGroup.Member] = []
+    /// Students already trained with this configuration and cache, and their run folders.
+    public var skipped: [(name: String, folder: URL)] = []
+    /// Students that cannot train, with the reason.
+    public var rejected: [(name: String, error: Error)] = []
+
+    public init(students: [NamedStudent], cache: URL, dev: URL?, teacher: URL?, folder: (NamedStudent) -> URL,
+                options: Options, logger: Logger) {
+        for student in students {
+            do {
+                let url = folder(student)
+                let run = try RunFolder(url: url)
+                let hash = try StudentTrainer.runHash(spec: student.spec, cache: cache, online: options.online)
+                if !options.force, let finished = run.completedHash {
+                    guard finished == hash else {
+                        throw DistillationError.incompatible("\(url.path) holds a finished run of another configuration or cache; use --force to replace it or another output folder")
+                    }
+                    skipped.append((student.name, url))
+                    continue
+                }
+                if options.force {
+                    try run.clear()
+                } else if run.hasUnfinishedRun && !options.resume {
+                    throw DistillationError.incompatible("\(url.path) holds an unfinished run; use --resume to continue it or --force to start over")
+                }
+                let trainer = try StudentTrainer(spec: student.spec, cache: cache, teacherDirectory: teacher, online: options.online,
+                                                 logger: logger, name: student.name)
+                members.append(StudentGroup.Member(trainer: trainer, run: run, dev: dev, resume: options.resume))
+            } catch {
+                rejected.append((student.name, error))
+            }
+        }
+    }
+}

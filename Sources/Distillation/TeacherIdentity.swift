@@ -1,0 +1,37 @@
+import Foundation
+import Hashing
+import TeacherCache
+
+/// Checks that a teacher folder given next to a cache is the teacher the cache was built with:
+/// students copy its layers and export its vocabulary, so another model or vocabulary would
+/// silently teach the wrong thing. Hashes are remembered per file (path, size, modification
+/// time), so a group of students hashes the teacher once.
+enum TeacherIdentity {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var known: [String: String] = [:]
+
+    static func check(_ folder: URL, is teacher: CacheProvenance.Teacher, cache: URL) throws {
+        let vocabulary = try sha256(folder.appendingPathComponent("vocab.txt"))
+        guard vocabulary == teacher.vocabularySHA256 else {
+            throw DistillationError.incompatible("the vocabulary in \(folder.path) differs from the one \(cache.path) was built with (sha256 \(vocabulary.prefix(12))… vs \(teacher.vocabularySHA256.prefix(12))…)")
+        }
+        let weights = try sha256(folder.appendingPathComponent("model.safetensors"))
+        guard weights == teacher.weightsSHA256 else {
+            throw DistillationError.incompatible("\(folder.path) is not the teacher \(cache.path) was built with (weights sha256 \(weights.prefix(12))… vs \(teacher.weightsSHA256.prefix(12))…, built from \(teacher.path))")
+        }
+    }
+
+    private static func sha256(_ file: URL) throws -> String {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: file.path)
+        let key = "\(file.standardizedFileURL.path)|\(attributes?[.size] ?? 0)|\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        lock.lock()
+        if let hash = known[key] { lock.unlock(); return hash }
+        lock.unlock()
+        let hash: String
+        do { hash = try ContentHash.file(at: file) } catch {
+            throw DistillationError.io("cannot read \(file.path): \(error)")
+        }
+        lock.lock(); known[key] = hash; lock.unlock()
+        return hash
+    }
+}
