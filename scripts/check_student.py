@@ -6,7 +6,8 @@ AutoModel, chosen by config.json's architectures) that computes what Distillery 
 
   python3 scripts/check_student.py STUDENT_DIR INPUT.json
 INPUT.json: {"input_ids": [[...]], "token_type_ids": [[...]], "attention_mask": [[...]]}
-Prints one JSON object: {"architecture", "last_hidden_state" (flattened), "logits" (flattened, when there is a head)}.
+Prints one JSON object: {"architecture", "last_hidden_state" (flattened), "logits" (flattened, when there is a head),
+"id2label" (class names in index order, sequence-classification models)}.
 """
 import json
 import sys
@@ -28,6 +29,8 @@ def main():
     result = {"architecture": architecture, "last_hidden_state": out.hidden_states[-1].flatten().tolist()}
     if hasattr(out, "logits"):
         result["logits"] = out.logits.flatten().tolist()
+    if architecture == "BertForSequenceClassification":
+        result["id2label"] = [config.id2label[i] for i in range(config.num_labels)]
     print(json.dumps(result))
 
 

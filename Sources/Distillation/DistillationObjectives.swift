@@ -158,7 +158,12 @@ public final class DistillationObjectives {
                 crossEntropyLoss(gradient: gradient, weight: weight, logits: logits, labels: $0.baseAddress!, rows: rows, classes: width)
             }
         case .mse:
-            return regressionMSELoss(gradient: gradient, weight: weight, student: logits, target: targets.fullLogits.pointer, rows: rows)
+            guard plan.mseOnGoldScores else {
+                return regressionMSELoss(gradient: gradient, weight: weight, student: logits, target: targets.fullLogits.pointer, rows: rows)
+            }
+            return targets.regressionTargets.withUnsafeBufferPointer {
+                regressionMSELoss(gradient: gradient, weight: weight, student: logits, target: $0.baseAddress!, rows: rows)
+            }
         case .kd:
             return vanillaKDLoss(gradient: gradient, weight: weight, student: logits, teacher: targets.fullLogits.pointer,
                                  temperature: spec.temperature, scaleByTemperatureSquared: spec.scaleByTemperatureSquared, rows: rows, classes: width)

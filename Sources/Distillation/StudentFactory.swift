@@ -87,14 +87,15 @@ public enum StudentFactory {
 
 extension StudentFactory {
     /// `base` with other heads (e.g. a new classifier for fine-tuning or benchmarking): every
-    /// tensor `base` has is copied by name, the new ones start from BERT's random initialisation.
+    /// tensor `base` has with the same name and shape is copied, the others (new heads, or a head
+    /// of another width) start from BERT's random initialisation.
     public static func model(_ base: BertModel, withHeads heads: BertHeads, labels: [String]? = nil, seed: UInt64) -> BertModel {
         var config = base.config
         config.labels = labels
         let parameters = BertParameters(layout: BertLayout(config: config, heads: heads))
         initializeRandomly(parameters, seed: seed)
         for tensor in parameters.layout.tensors {
-            if let source = base.layout.tensor(named: tensor.name) { parameters[tensor].update(from: base.parameters[source], count: tensor.count) }
+            if let source = base.layout.tensor(named: tensor.name), source.shape == tensor.shape { parameters[tensor].update(from: base.parameters[source], count: tensor.count) }
         }
         return BertModel(config: config, parameters: parameters)
     }

@@ -7,7 +7,7 @@ import Training
 public enum ObjectiveKind: String, Codable, CaseIterable, Sendable, Comparable {
     /// Cross-entropy on gold labels (classification), or on the original tokens at masked positions (masked LM).
     case ce
-    /// MSE between student and teacher outputs of a regression head.
+    /// MSE between student and teacher outputs of a regression head (the gold scores on an inputs-only cache).
     case mse
     /// Vanilla KD on the cached full logits.
     case kd

@@ -26,6 +26,9 @@ public struct TrainingPlan: Sendable {
     public internal(set) var selection: CacheSelection
     /// The temperature the sampled cache drew at (Random-Sampling KD uses the same τ on the student).
     public let sampledTemperature: Float
+    /// mse regresses on the gold scores instead of the teacher's outputs: an inputs-only cache
+    /// (fine-tuning a one-output head) holds no teacher outputs to match.
+    public let mseOnGoldScores: Bool
 
     public init(spec: TrainSpec, student config: BertConfig, cache: CacheReader) throws {
         try self.init(spec: spec, student: config, teacher: cache.provenance.teacher, cacheSpec: cache.spec,
@@ -42,6 +45,7 @@ public struct TrainingPlan: Sendable {
         sampledTemperature = cacheSpec.sampledTemperature
         objectives = spec.objectives.sorted { $0.key < $1.key }.map { (kind: $0.key, weight: $0.value) }
         let kinds = Set(spec.objectives.keys)
+        mseOnGoldScores = kinds.contains(.mse) && cacheSpec.isInputsOnly
 
         guard config.vocabSize == teacher.vocabularySize else {
             throw DistillationError.incompatible("the student's vocabulary (\(config.vocabSize)) differs from the teacher's (\(teacher.vocabularySize)); students share the teacher's tokenizer")
@@ -80,7 +84,7 @@ public struct TrainingPlan: Sendable {
             throw DistillationError.invalidSpec("\(kind.rawValue) needs classes; a one-output (regression) head trains with mse")
         }
         for (kind, form) in [(ObjectiveKind.kd, CacheSpec.LogitsForm.full), (.kdTopk, .topk), (.kdSampled, .sampled), (.mse, .full)]
-        where kinds.contains(kind) && !cacheSpec.logits.contains(form) {
+        where kinds.contains(kind) && !(kind == .mse && mseOnGoldScores) && !cacheSpec.logits.contains(form) {
             throw missing("\(kind.rawValue) needs the teacher's \(form.rawValue) logits (cached: \(cacheSpec.logits.isEmpty ? "none" : cacheSpec.logits.map(\.rawValue).joined(separator: ", ")))",
                           flag: "--logits " + (cacheSpec.logits + [form]).map(\.rawValue).joined(separator: " "))
         }
@@ -130,7 +134,7 @@ public struct TrainingPlan: Sendable {
             relationPairs = []
         }
         var logitForms: [CacheSpec.LogitsForm] = []
-        if kinds.contains(.kd) || kinds.contains(.mse) { logitForms.append(.full) }
+        if kinds.contains(.kd) || (kinds.contains(.mse) && !mseOnGoldScores) { logitForms.append(.full) }
         if kinds.contains(.kdTopk) { logitForms.append(.topk) }
         if kinds.contains(.kdSampled) { logitForms.append(.sampled) }
         let relationLayers = Set(relationPairs.map(\.teacher) + (kinds.contains(.attentionScores) || kinds.contains(.valueRelation) ? attentionPairs.map(\.teacher) : []))

@@ -61,6 +61,7 @@ public enum CacheBuilder {
 
         let data = try loadData(request)
         let labels = try LabelPlan(examples: data.examples, labelMap: data.labelMap, teacher: model.config, heads: heads)
+        try spec.checkSomethingToCache(labelled: labels.values.contains { $0 != nil })
         let provenance = try makeProvenance(request, model: model, data: data, labelNames: labels.names)
         logger.info("teacher \(request.teacher.path): \(model.config.numHiddenLayers) layers × \(model.config.hiddenSize), head \(provenance.teacher.head)")
         logger.info("data: \(data.examples.count) examples from \(request.data.map(\.lastPathComponent).joined(separator: ", "))\(data.skipped > 0 ? ", \(data.skipped) bad rows skipped" : "")")
@@ -73,8 +74,9 @@ public enum CacheBuilder {
         let resumedFrom = writer.sequences
         if resumedFrom > 0 { logger.info("resuming \(writer.partialURL.path) after \(resumedFrom) committed sequences") }
 
-        let forward = BertForward(model: model, maxBatch: spec.batchSize, maxSeq: min(spec.maxLength, model.config.maxPositionEmbeddings),
-                                  capture: capture(for: spec))
+        // An inputs-only cache (fine-tuning data) needs no teacher outputs: the forward pass is skipped.
+        let maxSeq = min(spec.maxLength, model.config.maxPositionEmbeddings)
+        let forward = spec.isInputsOnly ? nil : BertForward(model: model, maxBatch: spec.batchSize, maxSeq: maxSeq, capture: capture(for: spec))
         let maskedLM = writer.isMaskedLM
         let specials: Set<Int32> = [tokenizer.clsId, tokenizer.sepId, tokenizer.padId, tokenizer.unkId, tokenizer.maskId]
 
@@ -92,7 +94,7 @@ public enum CacheBuilder {
                 var records: [SequenceRecord] = range.map { sequence in
                     let (example, view) = (sequence / views, sequence % views)
                     let e = data.examples[example]
-                    let encoding = tokenizer.encode(e.text, pair: e.textPair, maxLength: forward.maxSeq)
+                    let encoding = tokenizer.encode(e.text, pair: e.textPair, maxLength: maxSeq)
                     var record = SequenceRecord(exampleIndex: example, view: view, exampleId: e.id, label: labels.values[example],
                                                 inputIds: encoding.inputIds, tokenTypeIds: encoding.tokenTypeIds, masking: nil)
                     if maskedLM {
@@ -104,15 +106,20 @@ public enum CacheBuilder {
                     }
                     return record
                 }
-                let input = paddedInput(records, padId: tokenizer.padId)
-                let mlmRows = maskedLM ? records.enumerated().flatMap { b, r in r.masking!.positions.map { b * input.seq + Int($0) } } : nil
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                do { try forward.run(input, mlmRows: mlmRows) } catch BertError.nonFinite(let row, let position, let detail) {
-                    let r = records[row]
-                    throw CacheError.nonFinite("\(detail) for example '\(r.exampleId)' (data row \(r.exampleIndex + 1)), token \(position)")
+                let outputs: TeacherOutputs
+                if let forward {
+                    let input = paddedInput(records, padId: tokenizer.padId)
+                    let mlmRows = maskedLM ? records.enumerated().flatMap { b, r in r.masking!.positions.map { b * input.seq + Int($0) } } : nil
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    do { try forward.run(input, mlmRows: mlmRows) } catch BertError.nonFinite(let row, let position, let detail) {
+                        let r = records[row]
+                        throw CacheError.nonFinite("\(detail) for example '\(r.exampleId)' (data row \(r.exampleIndex + 1)), token \(position)")
+                    }
+                    teacherNanoseconds += DispatchTime.now().uptimeNanoseconds - t0
+                    outputs = pack(forward, &records, spec: spec, input: input)
+                } else {
+                    outputs = TeacherOutputs(sequences: records, hidden: [], attention: [], relations: [], logits: [], logitWidth: 0)
                 }
-                teacherNanoseconds += DispatchTime.now().uptimeNanoseconds - t0
-                let outputs = pack(forward, &records, spec: spec, input: input)
                 inFlight.wait()
                 queue.async {
                     defer { inFlight.signal() }
@@ -292,8 +299,12 @@ struct LabelPlan {
             names = order
             let index = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($0.element, Int64($0.offset)) })
             values = examples.map { e in
-                guard case .name(let name)? = e.label else { return nil }
-                return .classIndex(index[name]!)
+                switch e.label {
+                case .name(let name)?: return .classIndex(index[name]!)
+                // With a fixed label map, numbers are indices into it (the map has checked their range).
+                case .number(let value)?: return .classIndex(index[labelMap.names[Int(value)]]!)
+                case nil: return nil
+                }
             }
         } else {
             names = nil

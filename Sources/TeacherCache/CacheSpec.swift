@@ -139,8 +139,18 @@ public struct CacheSpec: Codable, Equatable, Sendable {
         }
         if chunkBytes < 4096 { throw fail("chunk bytes must be at least 4096, not \(chunkBytes)") }
         if commitEvery < 1 { throw fail("commit interval must be at least 1 sequence") }
-        if hiddenLayers.isEmpty && attentionLayers.isEmpty && relationLayers.isEmpty && logits.isEmpty {
-            throw fail("nothing to cache: choose hidden, attention or relation layers, or logits")
+    }
+
+    /// Nothing of the teacher's is stored: the cache holds the tokenized inputs and their labels
+    /// only (what fine-tuning trains on), and stage one skips the teacher's forward pass.
+    public var isInputsOnly: Bool {
+        hiddenLayers.isEmpty && attentionLayers.isEmpty && relationLayers.isEmpty && logits.isEmpty
+    }
+
+    /// An inputs-only cache is worth writing only when the data is labelled.
+    func checkSomethingToCache(labelled: Bool) throws {
+        if isInputsOnly && !labelled {
+            throw CacheError.invalidSpec("nothing to cache: choose hidden, attention or relation layers, or logits (a cache of the inputs alone needs labelled data: --label-field NAME)")
         }
     }
 

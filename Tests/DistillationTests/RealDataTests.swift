@@ -11,8 +11,8 @@ import XCTest
 /// all-MiniLM-L6-v2 and the data, and about ten minutes on two cores: `make check-real` runs it
 /// (DISTILLERY_REAL_DATA names the data folder); otherwise it is skipped.
 ///
-/// 1. Fine-tune the teacher: all-MiniLM-L6-v2 with a new two-class head, trained with CE (the
-///    trainer with a 6-layer student copied from all teacher layers is exactly that).
+/// 1. Fine-tune the teacher: all-MiniLM-L6-v2 with a new two-class head, trained with CE
+///    (`TeacherFinetuning`, what `distillery finetune` runs).
 /// 2. Cache the fine-tuned teacher over train and dev.
 /// 3. Train a 2-layer student (teacher layers 1-2) twice with the same seed: CE alone, and
 ///    CE + KD + hidden MSE + attention KL. Compare dev accuracy.
@@ -40,22 +40,16 @@ final class RealDataTests: XCTestCase {
             return out
         }
 
-        // 1. Fine-tune the teacher.
-        let plainTrain = try cache(minilm, "train", "plain") { $0.hiddenLayers = [6] }
-        let plainDev = try cache(minilm, "dev", "plain") { $0.hiddenLayers = [6] }
-        var finetune = TrainSpec()
-        finetune.student.layers = 6
-        finetune.student.initialization = .teacher(.lower)
-        finetune.objectives = [.ce: 1]
-        finetune.epochs = 2
-        finetune.learningRate = 5e-5
-        let teacherRun = try RunFolder(url: work.appendingPathComponent("teacher"))
-        let teacherSummary = try StudentTrainer(spec: finetune, cache: plainTrain, teacherDirectory: minilm, logger: logger)
-            .train(dev: plainDev, run: teacherRun)
-        let teacherAccuracy = teacherSummary.evaluations.last!.classification!.accuracy
+        // 1. Fine-tune the teacher (learning rate 5e-5, warm-up 0.1, batch 32, dropout 0.1: the defaults).
+        var finetune = FinetuneRequest(model: minilm, train: data.appendingPathComponent("train.jsonl"), dev: data.appendingPathComponent("dev.jsonl"),
+                                       readOptions: options, output: work.appendingPathComponent("teacher"))
+        finetune.maxLength = 64
+        finetune.spec.epochs = 2
+        let tuned = try TeacherFinetuning.run(finetune, logger: logger)
+        let teacherAccuracy = tuned.best!.classification!.accuracy
 
         // 2. Cache the fine-tuned teacher.
-        let teacher = teacherRun.bestCheckpoint
+        let teacher = tuned.model
         func full(_ spec: inout CacheSpec) { spec.hiddenLayers = [0, 3, 6]; spec.attentionLayers = [6]; spec.logits = [.full] }
         let train = try cache(teacher, "train", "tuned", full), dev = try cache(teacher, "dev", "tuned", full)
 
