@@ -31,7 +31,7 @@ final class DevEvaluator {
         }
         self.plan = plan
         let logitWidth = cache.isMaskedLM ? plan.teacher.vocabularySize : max(1, plan.classifierLabels)
-        targets = TargetBatch(plan: plan, maxBatch: train.spec.batchSize, maxSeq: trainer.cache.spec.maxLength, logitWidth: logitWidth, topK: cache.spec.topK)
+        targets = TargetBatch(plan: plan, maxBatch: train.spec.batchSize, maxSeq: trainer.maxSeq, logitWidth: logitWidth, topK: cache.spec.topK)
     }
 
     func evaluate(step: Int) throws -> Evaluation {

@@ -90,6 +90,8 @@ public final class StudentTrainer {
     let segments: [ParameterSegment]
     let cache: CacheReader
     let targets: TargetBatch
+    /// The longest sequence a batch can hold.
+    let maxSeq: Int
     /// Where the teacher targets come from: the cache, or (for the equivalence check) the teacher itself.
     let online: OnlineTeacher?
     let logger: Logger
@@ -134,7 +136,8 @@ public final class StudentTrainer {
         student = BertModel(config: config, parameters: parameters)
         initializedFrom = try StudentFactory.initialize(parameters, spec: spec.student, teacherDirectory: teacherDirectory, seed: spec.seed)
         gradients = BertParameters(layout: layout)
-        let maxSeq = cache.spec.maxLength
+        // The builder caps sequences at the teacher's positions; the student has the same table.
+        maxSeq = min(cache.spec.maxLength, config.maxPositionEmbeddings)
         graph = BertTrainingGraph(layout: layout, maxBatch: spec.batchSize, maxSeq: maxSeq, dropout: spec.student.dropout)
         objectives = DistillationObjectives(plan: plan, maxBatch: spec.batchSize, maxSeq: maxSeq, seed: spec.seed)
         segments = ParameterSegment.segments(of: parameters, gradients: gradients) + objectives.segments
@@ -239,6 +242,9 @@ public final class StudentTrainer {
             (stepIndex, epoch, batchInEpoch, bestScore, resumedAt) = (position.step, position.epoch, position.batchInEpoch, position.bestScore, position.step)
             try run.rewind(toStep: position.step, metricsLines: position.metricsLines, evalLines: position.evalLines)
             logger.info("\(name): resuming at update \(position.step) of \(totalSteps) (epoch \(position.epoch + 1), batch \(position.batchInEpoch))")
+        } else {
+            // A fresh run starts from an empty run folder: no earlier logs, checkpoints or students.
+            try run?.clear()
         }
         try run?.writeConfiguration(resolvedConfiguration)
         started = Date(); windowStart = started

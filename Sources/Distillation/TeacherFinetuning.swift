@@ -81,7 +81,7 @@ public enum TeacherFinetuning {
         return spec
     }
 
-    public static func run(_ request: FinetuneRequest, logger: Logger, progress: (StepReport) -> Void = { _ in }) throws -> FinetuneSummary {
+    public static func run(_ request: FinetuneRequest, logger: Logger, progress: @escaping (StepReport) -> Void = { _ in }) throws -> FinetuneSummary {
         let fm = FileManager.default
         // The model and the data, checked before anything is written.
         var isFolder: ObjCBool = false

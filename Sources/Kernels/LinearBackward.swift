@@ -10,8 +10,8 @@ public func linearBackward(
     if rows == 0 { return }
     if let dinp {
         // out = inp · weightᵀ  →  dinp (rows, in) += dout (rows, out) · weight (out, in).
-        // Row blocks of at least 64 rows per worker, as in the forward.
-        parallelFor(rows, minimumPerThread: 64) { range in
+        // Fixed row blocks, as in the forward.
+        parallelBlocks(rows, minimumBlock: 64) { range in
             sgemm(dinp + range.lowerBound * inFeatures, dout + range.lowerBound * outFeatures, weight,
                   m: range.count, n: inFeatures, k: outFeatures, transA: false, transB: false, beta: 1)
         }
@@ -19,7 +19,7 @@ public func linearBackward(
     // out = inp · weightᵀ  →  dweight (out, in) += doutᵀ (out, rows) · inp (rows, in): one GEMM over all rows,
     // split over output features (rows of dweight), so every element has one owner.
     // out = … + bias  →  dbias (out) += Σ_rows dout, the same split.
-    parallelFor(outFeatures, minimumPerThread: 32) { range in
+    parallelBlocks(outFeatures, minimumBlock: 32) { range in
         let o = range.lowerBound
         sgemm(dweight + o * inFeatures, dout + o, inp, m: range.count, n: inFeatures, k: rows,
               transA: true, transB: false, beta: 1, lda: outFeatures)

@@ -7,8 +7,8 @@ public func linearForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
     rows: Int, inFeatures: Int, outFeatures: Int
 ) {
-    // Row blocks of at least 64 rows per worker, each a single-threaded GEMM.
-    parallelFor(rows, minimumPerThread: 64) { range in
+    // Fixed row blocks (the same on any thread count), each a single-threaded GEMM.
+    parallelBlocks(rows, minimumBlock: 64) { range in
         if let bias {
             // Seed every output row with the bias so sgemm can accumulate onto it (beta = 1).
             for r in range { (out + r * outFeatures).update(from: bias, count: outFeatures) }

@@ -40,3 +40,19 @@ public func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<
         }
     }
 }
+
+/// Runs `body` on a fixed partition of 0..<count into at most `blocks` contiguous blocks of at
+/// least `minimumBlock` items, the blocks spread over the workers. The partition depends only on
+/// `count`, never on the thread count: a GEMM's rounding depends on its shape, so GEMMs split
+/// this way give bit-identical results on one thread or many (a student trained alone on all
+/// cores equals the same student trained beside others on one core each).
+@inline(__always)
+public func parallelBlocks(_ count: Int, blocks: Int = 8, minimumBlock: Int, _ body: (Range<Int>) -> Void) {
+    let n = max(1, min(blocks, count / max(1, minimumBlock)))
+    parallelFor(n) { range in
+        for i in range {
+            let start = count * i / n, end = count * (i + 1) / n
+            if start < end { body(start..<end) }
+        }
+    }
+}

@@ -169,15 +169,15 @@ final class StudentGroupTests: XCTestCase {
         let again = launch()
         XCTAssertEqual(again.members.count, 0)
         XCTAssertEqual(again.skipped.map(\.name), ["a", "b"])
-        XCTAssertEqual(launch(.init(force: true)).members.count, 2)
         list[0].spec.learningRate = 5e-4
         let changed = launch()
         XCTAssertEqual(changed.skipped.map(\.name), ["b"])
         XCTAssertEqual(changed.rejected.map(\.name), ["a"])
-        XCTAssertTrue("\(changed.rejected[0].error)".contains("another configuration"), "\(changed.rejected[0].error)")
+        XCTAssertTrue("\(changed.rejected.first?.error as Any)".contains("another configuration"), "\(changed.rejected)")
+        let forced = launch(.init(force: true))
+        XCTAssertEqual(forced.members.count, 2, "--force starts both over")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("a/done.json").path))
         // An unfinished run in the way.
-        try FileManager.default.removeItem(at: root.appendingPathComponent("a"))
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("a"), withIntermediateDirectories: true)
         try Data("{\"step\": 1}\n".utf8).write(to: root.appendingPathComponent("a/metrics.jsonl"))
         let blocked = launch()
         XCTAssertTrue("\(blocked.rejected.first?.error as Any)".contains("--resume"), "\(blocked.rejected)")
@@ -191,6 +191,7 @@ final class StudentGroupTests: XCTestCase {
         var list = try students()
         list[0].spec.hiddenMapping = try LayerMapping(parsing: "0:0,1:3")      // teacher layer 3 does not exist
         list[1].spec.student.hiddenSize = 16; list[1].spec.student.heads = 2   // cannot copy 32-wide layers
+        list[1].spec.objectives = [.kd: 1]
         let diverging = NamedStudent(name: "diverges", spec: { var s = list[2].spec; s.learningRate = 1e9; s.clipNorm = 0; return s }())
         let launch = StudentLaunch(students: list + [diverging], cache: Self.caches.train, dev: nil, teacher: teacher,
                                    folder: { root.appendingPathComponent($0.name) }, options: .init(), logger: logger)
