@@ -12,7 +12,7 @@ import PackageDescription
 //   Hashing                SHA-256 content hashes for provenance
 //   Datasets               reading labelled text datasets (JSON Lines, TSV, CSV)
 //   TeacherCache           stage one: run the teacher once, store its outputs in compressed HDF5; read them back
-//   Objectives             distillation losses with hand-written gradients (KD, sparse KD, hidden, attention, relations)
+//   Objectives             distillation losses with hand-written gradients (KD, sparse KD, hidden, attention, relations, TED)
 //   Training               the trainable BERT: forward and backward with saved activations, AdamW, schedules
 //   Distillation           stage two: students trained from the cache (mapping, initialisation, evaluation, export)
 //   Distillery             the `distillery` command line
@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "Distillation", dependencies: ["Training", "Objectives", "TeacherCache", "Bert", "Kernels", "Tokenization",
                                                      "Datasets", "SafeTensors", "Hashing", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .executableTarget(name: "Distillery", dependencies: [
-            "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Distillation",
+            "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Objectives", "Distillation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -16,7 +16,8 @@ public struct ObjectiveLosses: Sendable {
 /// Applies a plan's objectives to one forward pass: computes each loss from the student's
 /// activations and the teacher's targets and, when asked, adds weight · gradient into the
 /// graph's activation gradients. Owns the learned hidden-state projections (TinyBERT's W, one
-/// per projected layer pair), their gradients and their scratch.
+/// per projected layer pair), their gradients and their scratch, and TED's filters: the frozen
+/// teacher filters of stage one and the student's own, learned here.
 public final class DistillationObjectives {
     public let plan: TrainingPlan
     /// Projection weights (C_t, C_s) and biases (C_t) per hidden pair; nil where widths match.
@@ -24,6 +25,8 @@ public final class DistillationObjectives {
     let projectionWeightGradients: [FloatBuffer?], projectionBiasGradients: [FloatBuffer?]
     /// Projected student hidden state and its gradient, (B·T, C_t).
     let projected: FloatBuffer, projectedGradient: FloatBuffer
+    /// TED, one per `plan.tedPairs` entry: the student's filters (learned) and the teacher's (frozen).
+    let tedStudentFilters: [TedFilter], tedTeacherFilters: [TedFilter]
 
     public init(plan: TrainingPlan, maxBatch: Int, maxSeq: Int, seed: UInt64) {
         self.plan = plan
@@ -42,6 +45,18 @@ public final class DistillationObjectives {
         let needsScratch = plan.hiddenPairs.contains(where: \.projected)
         projected = FloatBuffer(count: needsScratch ? maxBatch * maxSeq * ct : 0)
         projectedGradient = FloatBuffer(count: needsScratch ? maxBatch * maxSeq * ct : 0)
+        // TED: the teacher filters as stage one left them; the student's ~ N(0, initializer_range²), biases 0.
+        let file = plan.tedFilters
+        tedTeacherFilters = plan.tedPairs.map { pair in
+            let filter = TedFilter(kind: file!.kind, inputWidth: ct, width: file!.width, maxRows: maxBatch * maxSeq, trainable: false)
+            filter.parameters.pointer.update(from: file!.filters[pair.teacher]!, count: filter.parameters.count)
+            return filter
+        }
+        tedStudentFilters = plan.tedPairs.indices.map { i in
+            let filter = TedFilter(kind: file!.kind, inputWidth: cs, width: file!.width, maxRows: maxBatch * maxSeq)
+            filter.initialize(seed: seed, stream: 0x5445_4400 &+ UInt64(i) << 8, std: plan.student.initializerRange)  // "TED"
+            return filter
+        }
     }
 
     /// The projections as optimiser segments (weights decay, biases do not).
@@ -50,7 +65,14 @@ public final class DistillationObjectives {
             guard let w = projectionWeights[i], let b = projectionBiases[i], let gw = projectionWeightGradients[i], let gb = projectionBiasGradients[i] else { return [] }
             return [ParameterSegment(name: projectionName(i, "weight"), values: w.pointer, gradients: gw.pointer, count: w.count, decays: true),
                     ParameterSegment(name: projectionName(i, "bias"), values: b.pointer, gradients: gb.pointer, count: b.count, decays: false)]
+        } + plan.tedPairs.indices.flatMap { i in
+            let f = tedStudentFilters[i]
+            return tedSegments(tedFilterName(i), f.tensors, f.parameters, f.gradients)
         }
+    }
+
+    func tedFilterName(_ pair: Int) -> String {
+        "ted.student_layer_\(plan.tedPairs[pair].student).teacher_layer_\(plan.tedPairs[pair].teacher).filter"
     }
 
     func projectionName(_ pair: Int, _ part: String) -> String {
@@ -59,6 +81,7 @@ public final class DistillationObjectives {
 
     public func zeroGradients() {
         for g in projectionWeightGradients + projectionBiasGradients { g?.zero() }
+        for f in tedStudentFilters { f.gradients.zero() }
     }
 
     /// Every objective on the current forward pass. With `gradients`, seeds the graph's gradients
@@ -100,6 +123,16 @@ public final class DistillationObjectives {
                         }
                     }
                     loss = sum
+                case .ted:
+                    // Mean over the pairs of the MSE between filtered states (docs/objectives.md §11).
+                    let share = 1 / Double(max(1, plan.tedPairs.count))
+                    loss = share * plan.tedPairs.indices.reduce(0.0) { sum, i in
+                        let pair = plan.tedPairs[i]
+                        return sum + tedMSELoss(gradient: gradients ? graph.hiddenStateGradient(layer: pair.student) : nil, weight: weight * Float(share),
+                                                learn: gradients, studentFilter: tedStudentFilters[i], teacherFilter: tedTeacherFilters[i],
+                                                student: graph.hiddenState(layer: pair.student), teacher: targets.hidden[pair.teacher]!.pointer,
+                                                mask: mask, batch: b, seq: t)
+                    }
                 case .attentionKL:
                     loss = plan.attentionPairs.reduce(0.0) { sum, pair in
                         sum + attentionKLLoss(gradient: gradients ? graph.attentionProbabilitiesGradient(layer: pair.student) : nil, weight: weight,
@@ -211,7 +244,7 @@ public final class DistillationObjectives {
         }
     }
 
-    /// The learned projections, for continuing or inspecting a run.
+    /// The learned projections and TED student filters, for continuing or inspecting a run.
     public func saveProjections(to url: URL) throws {
         var writer = SafeTensorsWriter(metadata: ["format": "pt"])
         let cs = plan.student.hiddenSize, ct = plan.teacher.hiddenSize
@@ -220,7 +253,12 @@ public final class DistillationObjectives {
             try writer.add(projectionName(i, "weight"), shape: [ct, cs], floats: w.toArray())
             try writer.add(projectionName(i, "bias"), shape: [ct], floats: b.toArray())
         }
-        guard !plan.hiddenPairs.filter(\.projected).isEmpty else { return }
+        for (i, filter) in tedStudentFilters.enumerated() {
+            for t in filter.tensors {
+                try writer.add("\(tedFilterName(i)).\(t.name)", shape: t.shape, floats: Array(filter.parameters.buffer[t.offset..<(t.offset + t.count)]))
+            }
+        }
+        guard !plan.hiddenPairs.filter(\.projected).isEmpty || !tedStudentFilters.isEmpty else { return }
         try writer.write(to: url)
     }
 }

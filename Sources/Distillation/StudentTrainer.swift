@@ -173,13 +173,15 @@ public final class StudentTrainer {
             "hidden_pairs": plan.hiddenPairs.map { ["student": $0.student, "teacher": $0.teacher, "projected": $0.projected] },
             "attention_pairs": plan.attentionPairs.map { ["student": $0.student, "teacher": $0.teacher] },
             "relation_pairs": plan.relationPairs.map { ["student": $0.student, "teacher": $0.teacher] },
+            "ted_pairs": plan.tedPairs.map { ["student": $0.student, "teacher": $0.teacher] },
             "parameters": student.layout.count, "projection_parameters": objectives.segments.reduce(0) { $0 + $1.count },
             "steps": totalSteps, "steps_per_epoch": stepsPerEpoch, "online_teacher": online != nil,
         ]
     }
 
     /// SHA-256 over the spec (less the checkpoint interval, which does not change the result),
-    /// the cache's provenance and spec (teacher weights, data files, what was cached), and the mode.
+    /// the cache's provenance and spec (teacher weights, data files, what was cached), the TED
+    /// filters file's bytes when there is one, and the mode.
     public static func runHash(spec: TrainSpec, cache url: URL, online: Bool) throws -> String {
         hash(spec: spec, cache: try CacheReader(url: url), online: online)
     }
@@ -191,7 +193,8 @@ public final class StudentTrainer {
         canonical.checkpointEvery = 0
         var hasher = SHA256Hasher()
         for part in [(try? encoder.encode(canonical)) ?? Data(), (try? encoder.encode(cache.provenance)) ?? Data(),
-                     (try? encoder.encode(cache.spec)) ?? Data(), Data((online ? "online" : "cache").utf8)] {
+                     (try? encoder.encode(cache.spec)) ?? Data(), Data((online ? "online" : "cache").utf8),
+                     spec.tedFilters.flatMap { try? Data(contentsOf: URL(fileURLWithPath: $0)) } ?? Data()] {
             hasher.update(part)
             hasher.update(Data([0]))
         }

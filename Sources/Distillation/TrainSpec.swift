@@ -27,6 +27,8 @@ public enum ObjectiveKind: String, Codable, CaseIterable, Sendable, Comparable {
     case valueRelation = "value_relation"
     /// MiniLM v2 Q-Q, K-K, V-V self-attention relations.
     case relations
+    /// TED: MSE between the student's filtered hidden states and the frozen teacher filters' (`ted_filters`).
+    case ted
 
     public static func < (a: ObjectiveKind, b: ObjectiveKind) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -52,6 +54,9 @@ public struct TrainSpec: Codable, Equatable, Sendable {
     public var hiddenMapping = LayerMapping.uniform
     public var attentionMapping = LayerMapping.last
     public var relationMapping = LayerMapping.last
+    /// TED: the teacher filters written by `distillery ted-filters`, and which student layer each filters.
+    public var tedFilters: String?
+    public var tedMapping = LayerMapping.uniform
     public var epochs = 3
     /// Stop after this many updates (0 = run all epochs).
     public var maxSteps = 0
@@ -83,6 +88,7 @@ public struct TrainSpec: Codable, Equatable, Sendable {
         case student, objectives, temperature, scaleByTemperatureSquared = "scale_by_temperature_squared"
         case topkTail = "topk_tail", relationHeads = "relation_heads", hiddenMapping = "hidden_mapping"
         case attentionMapping = "attention_mapping", relationMapping = "relation_mapping", epochs
+        case tedFilters = "ted_filters", tedMapping = "ted_mapping"
         case maxSteps = "max_steps", batchSize = "batch_size", learningRate = "learning_rate"
         case warmupRatio = "warmup_ratio", schedule, weightDecay = "weight_decay", clipNorm = "clip_norm"
         case seed, dataSeed = "data_seed", checkpointEvery = "checkpoint_every", evalEvery = "eval_every", logEvery = "log_every"
@@ -103,6 +109,8 @@ public struct TrainSpec: Codable, Equatable, Sendable {
         hiddenMapping = try c.decodeIfPresent(LayerMapping.self, forKey: .hiddenMapping) ?? d.hiddenMapping
         attentionMapping = try c.decodeIfPresent(LayerMapping.self, forKey: .attentionMapping) ?? d.attentionMapping
         relationMapping = try c.decodeIfPresent(LayerMapping.self, forKey: .relationMapping) ?? d.relationMapping
+        tedFilters = try c.decodeIfPresent(String.self, forKey: .tedFilters)
+        tedMapping = try c.decodeIfPresent(LayerMapping.self, forKey: .tedMapping) ?? d.tedMapping
         epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
         maxSteps = try c.decodeIfPresent(Int.self, forKey: .maxSteps) ?? d.maxSteps
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
@@ -127,6 +135,7 @@ public struct TrainSpec: Codable, Equatable, Sendable {
         try c.encode(topkTail, forKey: .topkTail); try c.encode(relationHeads, forKey: .relationHeads)
         try c.encode(hiddenMapping, forKey: .hiddenMapping); try c.encode(attentionMapping, forKey: .attentionMapping)
         try c.encode(relationMapping, forKey: .relationMapping); try c.encode(epochs, forKey: .epochs)
+        try c.encodeIfPresent(tedFilters, forKey: .tedFilters); try c.encode(tedMapping, forKey: .tedMapping)
         try c.encode(maxSteps, forKey: .maxSteps); try c.encode(batchSize, forKey: .batchSize)
         try c.encode(learningRate, forKey: .learningRate); try c.encode(warmupRatio, forKey: .warmupRatio)
         try c.encode(schedule, forKey: .schedule); try c.encode(weightDecay, forKey: .weightDecay)
@@ -166,6 +175,7 @@ public struct TrainSpec: Codable, Equatable, Sendable {
         if weightDecay < 0 || clipNorm < 0 { throw fail("weight decay and clip norm must be ≥ 0") }
         if logEvery < 1 || evalEvery < 0 { throw fail("log_every must be ≥ 1 and eval_every ≥ 0") }
         if checkpointEvery < 0 { throw fail("checkpoint_every must be ≥ 0") }
+        if objectives[.ted] != nil && tedFilters == nil { throw fail("the ted objective needs ted_filters (--ted-filters), the file `distillery ted-filters` writes") }
         try student.validate()
     }
 }

@@ -1,4 +1,5 @@
 import Bert
+import Foundation
 import TeacherCache
 
 /// A training spec resolved against a cache and a student: which teacher tensor each objective
@@ -19,6 +20,9 @@ public struct TrainingPlan: Sendable {
     public let hiddenPairs: [HiddenPair]
     public let attentionPairs: [LayerMapping.Pair]
     public let relationPairs: [LayerMapping.Pair]
+    /// TED: student layer ↔ filtered teacher layer, and the stage-one teacher filters (nil without `ted`).
+    public let tedPairs: [LayerMapping.Pair]
+    public let tedFilters: TedFilterFile?
     public let isMaskedLM: Bool
     /// Classification (labels > 1) or regression (1 output) head width; 0 when the student has none.
     public let classifierLabels: Int
@@ -133,12 +137,34 @@ public struct TrainingPlan: Sendable {
         } else {
             relationPairs = []
         }
+        // TED: the teacher filters of stage one, and the teacher hidden states they filter.
+        if kinds.contains(.ted), let path = spec.tedFilters {
+            let file = try TedFilterFile.load(URL(fileURLWithPath: path))
+            guard file.inputWidth == teacher.hiddenSize, file.teacherSHA256.isEmpty || file.teacherSHA256 == teacher.weightsSHA256 else {
+                throw DistillationError.incompatible("the TED filters \(path) were trained on another teacher's hidden states (width \(file.inputWidth), weights \(file.teacherSHA256.prefix(12))…) than this cache's (width \(teacher.hiddenSize), weights \(teacher.weightsSHA256.prefix(12))…)")
+            }
+            let pairs = try spec.tedMapping.resolve(studentLayers: studentLayers, teacherLayers: teacherLayers, includesEmbeddings: false, what: "ted")
+            let teacherSide = pairs.map(\.teacher)
+            let unfiltered = teacherSide.filter { !file.layers.contains($0) }
+            if !unfiltered.isEmpty {
+                throw DistillationError.invalidSpec("ted_mapping \(spec.tedMapping) pairs the student with teacher layers \(Self.list(teacherSide)), but \(path) holds teacher filters for layers \(Self.list(file.layers)) only (none for \(Self.list(unfiltered))); give ted_mapping pairs onto filtered layers (student:teacher, e.g. \(studentLayers):\(file.layers.last!)) or train filters for them with `distillery ted-filters --layers \(Self.list(Array(Set(file.layers + unfiltered)).sorted()))`")
+            }
+            if teacherSide.contains(where: { !cacheSpec.hiddenLayers.contains($0) }) {
+                throw missing("the ted objective filters teacher layers \(Self.list(teacherSide)) but the cache holds hidden states \(Self.list(cacheSpec.hiddenLayers))",
+                              flag: "--hidden \(Self.list(Array(Set(cacheSpec.hiddenLayers + teacherSide)).sorted()))")
+            }
+            tedPairs = pairs
+            tedFilters = file
+        } else {
+            tedPairs = []
+            tedFilters = nil
+        }
         var logitForms: [CacheSpec.LogitsForm] = []
         if kinds.contains(.kd) || (kinds.contains(.mse) && !mseOnGoldScores) { logitForms.append(.full) }
         if kinds.contains(.kdTopk) { logitForms.append(.topk) }
         if kinds.contains(.kdSampled) { logitForms.append(.sampled) }
         let relationLayers = Set(relationPairs.map(\.teacher) + (kinds.contains(.attentionScores) || kinds.contains(.valueRelation) ? attentionPairs.map(\.teacher) : []))
-        selection = CacheSelection(hiddenLayers: Array(Set(hiddenPairs.map(\.teacher))).sorted(),
+        selection = CacheSelection(hiddenLayers: Array(Set(hiddenPairs.map(\.teacher) + tedPairs.map(\.teacher))).sorted(),
                                    attentionLayers: kinds.contains(.attentionKL) ? Array(Set(attentionPairs.map(\.teacher))).sorted() : [],
                                    relationLayers: relationLayers.sorted(), logits: logitForms)
     }

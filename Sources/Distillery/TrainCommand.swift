@@ -13,7 +13,8 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a student from a teacher cache (the teacher itself is never run).",
         discussion: """
         Objectives (any combination, each with a weight): ce, mse, kd, kd_topk, kd_sampled, \
-        hidden_mse, hidden_cosine, attention_kl, attention_scores, value_relation, relations. \
+        hidden_mse, hidden_cosine, attention_kl, attention_scores, value_relation, relations, ted \
+        (TED stage two, with --ted-filters from `distillery ted-filters`; TED's loss is ce=1, kd=α_kl, ted=α_mse). \
         Layer mappings: uniform, last, or student:teacher pairs like 1:2,2:4,3:6 (hidden states \
         count the embeddings as layer 0). Before the first step the run checks the cache holds \
         every tensor its objectives need and names the `distillery cache` flags that would add \
@@ -48,6 +49,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Hidden-state mapping: uniform, last or pairs (default uniform).") var hiddenMapping: String?
     @Option(help: "Attention mapping: uniform, last or pairs (default last).") var attentionMapping: String?
     @Option(help: "Relation mapping: last or pairs (default last).") var relationMapping: String?
+    @Option(help: "TED teacher filters written by `distillery ted-filters` (for the ted objective).") var tedFilters: String?
+    @Option(help: "TED mapping, student layer to filtered teacher layer: uniform, last or pairs (default uniform).") var tedMapping: String?
     @Option(help: "Epochs (default 3).") var epochs: Int?
     @Option(help: "Stop after this many updates.") var maxSteps: Int?
     @Option(help: "Sequences per update (default 32).") var batchSize: Int?
@@ -192,6 +195,8 @@ struct TrainCommand: ParsableCommand {
         if let hiddenMapping { s.hiddenMapping = try LayerMapping(parsing: hiddenMapping) }
         if let attentionMapping { s.attentionMapping = try LayerMapping(parsing: attentionMapping) }
         if let relationMapping { s.relationMapping = try LayerMapping(parsing: relationMapping) }
+        if let tedFilters { s.tedFilters = tedFilters }
+        if let tedMapping { s.tedMapping = try LayerMapping(parsing: tedMapping) }
         set(epochs, \.epochs); set(maxSteps, \.maxSteps); set(batchSize, \.batchSize); set(learningRate, \.learningRate)
         set(warmupRatio, \.warmupRatio)
         if let schedule {

@@ -11,9 +11,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0.1.0")
         let help = try CLI.run(["--help"])
         XCTAssertEqual(help.status, 0)
-        for command in ["cache", "train", "finetune", "inspect", "verify", "tokenize", "forward", "bench"] { XCTAssertTrue(help.stdout.contains(command), "help lists \(command)") }
+        for command in ["cache", "train", "finetune", "ted-filters", "inspect", "verify", "tokenize", "forward", "bench"] { XCTAssertTrue(help.stdout.contains(command), "help lists \(command)") }
         let bench = try CLI.run(["bench", "--help"])
-        for command in ["teacher", "cache", "train"] { XCTAssertTrue(bench.stdout.contains(command), "bench help lists \(command)") }
+        for command in ["teacher", "cache", "train", "many"] { XCTAssertTrue(bench.stdout.contains(command), "bench help lists \(command)") }
     }
 
     func testTokenizeWritesOneJSONObjectPerLine() throws {
