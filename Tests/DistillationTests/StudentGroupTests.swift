@@ -249,4 +249,11 @@ final class StudentGroupTests: XCTestCase {
         try "students:\n  - name: ../x\n".write(to: list, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try StudentList.load(list: list, base: nil)) { XCTAssertTrue("\($0)".contains("letters"), "\($0)") }
     }
+
+    /// The shipped example list loads.
+    func testShippedStudentListLoads() throws {
+        let students = try StudentList.load(list: packageRoot.appendingPathComponent("pipelines/students-example.yaml"), base: nil)
+        XCTAssertEqual(students.map(\.name), ["kd-lower", "kd-upper", "hidden-lower", "attention-lower"])
+        XCTAssertEqual(students[2].spec.objectives, [.kd: 0.5, .ce: 0.5, .hiddenMSE: 1])
+    }
 }
