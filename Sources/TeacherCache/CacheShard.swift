@@ -53,6 +53,10 @@ public struct CacheShard: Codable, Equatable, Sendable {
 
     public var sequences: Range<Int> { firstSequence..<endSequence }
 
+    enum CodingKeys: String, CodingKey {
+        case index, count, firstSequence = "first_sequence", endSequence = "end_sequence", totalSequences = "total_sequences"
+    }
+
     init(_ selection: ShardSelection, sequences: Range<Int>, totalSequences: Int) {
         index = selection.index; count = selection.count
         firstSequence = sequences.lowerBound; endSequence = sequences.upperBound
@@ -69,6 +73,10 @@ public struct MergedShard: Codable, Equatable, Sendable {
     public var firstSequence: Int
     public var endSequence: Int
     public var tokens: Int
+
+    enum CodingKeys: String, CodingKey {
+        case file, index, count, firstSequence = "first_sequence", endSequence = "end_sequence", tokens
+    }
 
     /// Where the file is, relative names taken from `merged`'s folder (as HDF5 resolves them).
     public func url(relativeTo merged: URL) -> URL {
