@@ -14,16 +14,22 @@ struct CacheCommand: ParsableCommand {
         Layers: hidden states 0 (embeddings output) … L; attention and relations (Q/K/V) 1 … L. \
         Lists are comma-separated numbers, or `all`, or `last`. The file is written as OUT.partial \
         and renamed when complete; an interrupted run continues with --resume. Look at the result \
-        with `distillery inspect OUT` and check it with `distillery verify OUT`.
-        """
+        with `distillery inspect OUT` and check it with `distillery verify OUT`. \
+        Past one machine: `--shard I/N` (I from 1 to N) caches the I-th contiguous slice of the \
+        examples; `distillery cache merge SHARD… --out OUT` joins the shard files into one cache \
+        of HDF5 virtual datasets, equal value for value to a single run.
+        """,
+        subcommands: [CacheMergeCommand.self]
     )
 
-    @Option(help: "Teacher: a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt).")
-    var teacher: String
-    @Option(name: .customLong("data"), help: "Dataset file (JSON Lines, TSV or CSV); repeat for several files.")
-    var data: [String]
-    @Option(help: "Output cache file (.h5).")
-    var out: String
+    // Required, but declared optional so that `distillery cache merge` parses without them;
+    // run() checks them.
+    @Option(help: "Teacher: a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt). Required.")
+    var teacher: String?
+    @Option(name: .customLong("data"), help: "Dataset file (JSON Lines, TSV or CSV); repeat for several files. Required.")
+    var data: [String] = []
+    @Option(help: "Output cache file (.h5). Required.")
+    var out: String?
 
     @OptionGroup var fields: DataFieldOptions
 
@@ -53,20 +59,32 @@ struct CacheCommand: ParsableCommand {
     @Option(help: "Sequences between commits, the points --resume restarts from (default 2048).") var commitEvery: Int?
     @Flag(help: "Continue an interrupted run from OUT.partial.") var resume = false
     @Flag(help: "Replace OUT if it exists.") var overwrite = false
+    @Option(help: "Cache only shard I of N (I from 1 to N, e.g. 2/4): a contiguous slice of the examples, in data order after skipped rows. Join the shards with `distillery cache merge`.")
+    var shard: String?
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        _ = try shardSelection()
+    }
+
+    private func shardSelection() throws -> ShardSelection? {
+        guard let shard else { return nil }
+        do { return try ShardSelection(parsing: shard) } catch CacheError.invalidSpec(let why) { throw ValidationError(why) }
     }
 
     func run() throws {
+        guard let teacher else { throw ValidationError("Missing expected argument '--teacher <teacher>'") }
+        guard !data.isEmpty else { throw ValidationError("Missing expected argument '--data <data>'") }
+        guard let out else { throw ValidationError("Missing expected argument '--out <out>'") }
         threads.apply()
         let logger = Logger(label: "distillery.cache")
-        let spec = try resolvedSpec()
+        let spec = try resolvedSpec(teacher: teacher)
         var request = CacheRequest(teacher: URL(fileURLWithPath: teacher), data: data.map { URL(fileURLWithPath: $0) },
                                    readOptions: fields.readOptions, spec: spec, output: URL(fileURLWithPath: out))
         request.resume = resume
         request.overwrite = overwrite
+        request.shard = try shardSelection()
         let bar = ProgressReporter(label: "cache")
         let summary = try CacheBuilder.build(request, logger: logger) { p in
             bar.update(done: p.sequencesDone, total: p.sequencesTotal, rate: p.tokensPerSecond, unit: "tokens/s")
@@ -79,9 +97,9 @@ struct CacheCommand: ParsableCommand {
     }
 
     /// The YAML spec (or the defaults) with every given flag applied on top.
-    private func resolvedSpec() throws -> CacheSpec {
+    private func resolvedSpec(teacher: String) throws -> CacheSpec {
         var s = try spec.map { try CacheSpec.load(yaml: URL(fileURLWithPath: $0)) } ?? CacheSpec()
-        let layers = try teacherLayers()
+        let layers = try teacherLayers(teacher)
         func set<T>(_ value: T?, _ keyPath: WritableKeyPath<CacheSpec, T>) { if let value { s[keyPath: keyPath] = value } }
         set(maxLength, \.maxLength); set(batchSize, \.batchSize)
         set(hidden?.resolve(last: layers, first: 0), \.hiddenLayers)
@@ -97,7 +115,7 @@ struct CacheCommand: ParsableCommand {
         return s
     }
 
-    private func teacherLayers() throws -> Int {
+    private func teacherLayers(_ teacher: String) throws -> Int {
         let url = URL(fileURLWithPath: teacher).appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: url.path),
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
@@ -105,6 +123,34 @@ struct CacheCommand: ParsableCommand {
             throw ValidationError("cannot read num_hidden_layers from \(url.path)")
         }
         return layers
+    }
+}
+
+/// `distillery cache merge`: one cache over the shard files of a `--shard I/N` run.
+struct CacheMergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Join the shard files of `distillery cache --shard I/N` into one cache (HDF5 virtual datasets, no data copied).",
+        discussion: """
+        Usage: distillery cache merge SHARD... --out OUT [--overwrite]. \
+        The shards must come from one run: same teacher, vocabulary, data, spec and schema \
+        version, complete, every sequence in exactly one shard. The merged file names the \
+        shards relative to its own folder: keep them together (the folder may move). Readers, \
+        `distillery inspect` and `distillery verify` take the merged file like any cache; \
+        verify reports missing shard files.
+        """
+    )
+
+    @Argument(help: "Shard files (any order).") var shards: [String]
+    // `--out` and `--overwrite` are the cache command's own (a parent's options are parsed
+    // wherever they appear, so the subcommand cannot declare them again).
+    @ParentCommand var cache: CacheCommand
+
+    func run() throws {
+        guard let out = cache.out else { throw ValidationError("Missing expected argument '--out <out>' (the merged cache file)") }
+        let summary = try CacheMerger.merge(shards.map { URL(fileURLWithPath: $0) }, into: URL(fileURLWithPath: out), overwrite: cache.overwrite)
+        print("merged \(summary.shards.count) shards into \(summary.output.path): \(summary.sequences) sequences, \(summary.tokens) tokens, \(summary.virtualDatasets) virtual datasets")
+        for s in summary.shards { print("  \(s.index)/\(s.count) \(s.file): sequences \(s.firstSequence)..<\(s.endSequence)") }
     }
 }
 

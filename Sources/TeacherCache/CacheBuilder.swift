@@ -16,6 +16,8 @@ public struct CacheRequest: Sendable {
     public var output: URL
     public var resume = false
     public var overwrite = false
+    /// Process only this slice of the data (`--shard I/N`); `distillery cache merge` joins the shards.
+    public var shard: ShardSelection?
 
     public init(teacher: URL, data: [URL], readOptions: DatasetReadOptions, spec: CacheSpec, output: URL) {
         self.teacher = teacher; self.data = data; self.readOptions = readOptions; self.spec = spec; self.output = output
@@ -66,11 +68,22 @@ public enum CacheBuilder {
         logger.info("teacher \(request.teacher.path): \(model.config.numHiddenLayers) layers × \(model.config.hiddenSize), head \(provenance.teacher.head)")
         logger.info("data: \(data.examples.count) examples from \(request.data.map(\.lastPathComponent).joined(separator: ", "))\(data.skipped > 0 ? ", \(data.skipped) bad rows skipped" : "")")
 
+        // The sequences of this run: all (example, view) pairs, or one shard's contiguous slice.
+        // Sequence numbers are global either way, and masking and sampling are seeded by them.
+        let views = CacheLayout.isMaskedLM(spec: spec, provenance: provenance) ? spec.maskViews : 1
+        let all = data.examples.count * views
+        let shard = try request.shard.map { selection in
+            CacheShard(selection, sequences: try selection.sequences(of: all, batchSize: spec.batchSize), totalSequences: all)
+        }
+        let sequences = shard?.sequences ?? 0..<all
+        if let shard {
+            logger.info("shard \(shard.index)/\(shard.count): sequences \(shard.firstSequence)..<\(shard.endSequence) of \(all)")
+        }
+
         let writer = request.resume
-            ? try CacheWriter(resuming: request.output, spec: spec, provenance: provenance)
-            : try CacheWriter(creating: request.output, spec: spec, provenance: provenance, overwrite: request.overwrite)
-        let views = writer.isMaskedLM ? spec.maskViews : 1
-        let total = data.examples.count * views
+            ? try CacheWriter(resuming: request.output, spec: spec, provenance: provenance, shard: shard)
+            : try CacheWriter(creating: request.output, spec: spec, provenance: provenance, shard: shard, overwrite: request.overwrite)
+        let total = sequences.count
         let resumedFrom = writer.sequences
         if resumedFrom > 0 { logger.info("resuming \(writer.partialURL.path) after \(resumedFrom) committed sequences") }
 
@@ -88,9 +101,9 @@ public enum CacheBuilder {
         var done = resumedFrom, tokensDone = 0
 
         do {
-            var next = resumedFrom
-            while next < total && failure.error == nil {
-                let range = next..<min(next + spec.batchSize, total)
+            var next = sequences.lowerBound + resumedFrom
+            while next < sequences.upperBound && failure.error == nil {
+                let range = next..<min(next + spec.batchSize, sequences.upperBound)
                 var records: [SequenceRecord] = range.map { sequence in
                     let (example, view) = (sequence / views, sequence % views)
                     let e = data.examples[example]
@@ -127,7 +140,7 @@ public enum CacheBuilder {
                     do { try writer.write(outputs) } catch { failure.error = error }
                 }
                 next = range.upperBound
-                done = next
+                done = next - sequences.lowerBound
                 tokensDone += outputs.tokenCount
                 progress(CacheProgress(sequencesDone: done, sequencesTotal: total, tokensDone: tokensDone,
                                        elapsedSeconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))

@@ -15,6 +15,8 @@ public struct CacheReport: Sendable {
         public var storedBytes: Int
         /// The same values as float32 (tensor datasets) or as stored (integer datasets), uncompressed.
         public var rawFloat32Bytes: Int
+        /// Shard files a virtual dataset's rows come from (merged caches); 0 for stored data.
+        public var virtualSources = 0
     }
 
     public var url: URL
@@ -27,7 +29,12 @@ public struct CacheReport: Sendable {
     public var provenance: CacheProvenance
     public var spec: CacheSpec
     public var entries: [Entry]
+    /// The file's bytes on disk; for a merged cache, with its shard files'.
     public var fileBytes: Int
+    /// A shard file: which part of the run it holds.
+    public var shard: CacheShard?
+    /// A merged cache: its shard files, and whether each is where the merged file expects it.
+    public var shards: [(shard: MergedShard, present: Bool)] = []
 
     /// Reads the structure of `url` (complete or `.partial`) without decoding tensors.
     public static func read(_ url: URL) throws -> CacheReport {
@@ -43,6 +50,18 @@ public struct CacheReport: Sendable {
         let complete = try root.int64Attribute(CacheLayout.completeAttribute) == 1
         let sequences = complete ? Int(try root.int64Attribute(CacheLayout.sequencesAttribute)) : Int(try root.int64Attribute(CacheLayout.committedSequencesAttribute))
         let tokens = complete ? Int(try root.int64Attribute(CacheLayout.tokensAttribute)) : 0
+        let shard = try root.hasAttribute(CacheLayout.shardAttribute)
+            ? try CacheProvenance.decode(CacheShard.self, from: root.stringAttribute(CacheLayout.shardAttribute), what: "shard") : nil
+        let shards = try CacheReader.mergedShards(root, url).map { ($0, FileManager.default.fileExists(atPath: $0.url(relativeTo: url).path)) }
+        // Sizes and filters of a virtual dataset are its sources' (shard files opened read-only;
+        // inspect reads no data through the virtual datasets, so HDF5 does not hold them open).
+        var sourceFiles: [String: H5File] = [:]
+        defer { for f in sourceFiles.values { try? f.close() } }
+        func source(_ m: H5VirtualSource) -> H5Dataset? {
+            let shardURL = MergedShard(file: m.file, index: 0, count: 0, firstSequence: 0, endSequence: 0, tokens: 0).url(relativeTo: url)
+            if sourceFiles[m.file] == nil { sourceFiles[m.file] = try? H5File.open(shardURL) }
+            return try? sourceFiles[m.file]?.root.dataset(m.dataset)
+        }
         var entries: [Entry] = []
         func walk(_ group: H5Group, _ prefix: String) throws {
             for name in try group.childNames.sorted() {
@@ -54,20 +73,24 @@ public struct CacheReport: Sendable {
                 let d = try group.dataset(name)
                 let count = d.rows * max(1, d.columns)
                 let isTensor = try d.hasAttribute(CacheLayout.codecAttribute)
+                let mappings = try d.virtualSources
+                let sources = mappings.compactMap(source)
                 entries.append(Entry(
                     path: path, type: d.elementType.description, shape: d.rank == 2 ? [d.rows, d.columns] : [d.rows],
-                    chunkRows: d.chunkRows, filters: d.filters.map(\.description),
+                    chunkRows: sources.first?.chunkRows ?? d.chunkRows, filters: (sources.first ?? d).filters.map(\.description),
                     codec: isTensor ? try d.stringAttribute(CacheLayout.codecAttribute) : nil,
                     maxAbsError: isTensor ? try d.doubleAttribute(CacheLayout.maxErrorAttribute) : nil,
-                    storedBytes: d.storageBytes, rawFloat32Bytes: count * (isTensor ? 4 : d.elementType.size)))
+                    storedBytes: mappings.isEmpty ? d.storageBytes : sources.reduce(0) { $0 + $1.storageBytes },
+                    rawFloat32Bytes: count * (isTensor ? 4 : d.elementType.size), virtualSources: mappings.count))
             }
         }
         try walk(root, "")
-        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
+        func size(_ url: URL) -> Int { (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0 }
         return CacheReport(url: url, complete: complete, schemaVersion: try root.int64Attribute(CacheLayout.schemaVersionAttribute),
                            toolVersion: try root.stringAttribute(CacheLayout.toolVersionAttribute),
                            created: try root.stringAttribute(CacheLayout.createdAttribute),
-                           sequences: sequences, tokens: tokens, provenance: provenance, spec: spec, entries: entries, fileBytes: size)
+                           sequences: sequences, tokens: tokens, provenance: provenance, spec: spec, entries: entries,
+                           fileBytes: size(url) + shards.reduce(0) { $0 + size($1.0.url(relativeTo: url)) }, shard: shard, shards: shards)
     }
 
     /// Components ("hidden", "attention", …) with their stored bytes per token and ratio against raw fp32.
@@ -92,6 +115,15 @@ public struct CacheReport: Sendable {
         let t = provenance.teacher
         var lines: [String] = []
         lines.append("\(url.path): \(complete ? "complete" : "INCOMPLETE (interrupted or still being written)"), schema \(schemaVersion), written by distillery \(toolVersion) on \(created)")
+        if let shard {
+            lines.append("shard \(shard.index)/\(shard.count): sequences \(shard.firstSequence)..<\(shard.endSequence) of \(shard.totalSequences); join the shards with `distillery cache merge`")
+        }
+        if !shards.isEmpty {
+            lines.append("merged cache: virtual datasets over \(shards.count) shard files (paths relative to this file's folder), offsets stored re-based")
+            for (s, present) in shards {
+                lines.append("  shard \(s.index)/\(s.count): \(s.file) — sequences \(s.firstSequence)..<\(s.endSequence), \(s.tokens) tokens\(present ? "" : "  MISSING")")
+            }
+        }
         lines.append("teacher: \(t.path) — \(t.layers) layers × \(t.hiddenSize), \(t.heads) heads, vocabulary \(t.vocabularySize), head \(t.head)\(t.classifierLabels > 0 ? " (\(t.classifierLabels) classes)" : "")")
         lines.append("  weights \(t.weightsSHA256)")
         lines.append("  vocabulary \(t.vocabularySHA256)")
@@ -113,7 +145,7 @@ public struct CacheReport: Sendable {
                          + bytes(e.storedBytes).padding(toLength: 11, withPad: " ", startingAt: 0)
                          + perToken.padding(toLength: 13, withPad: " ", startingAt: 0)
                          + ratio.padding(toLength: 7, withPad: " ", startingAt: 0)
-                         + e.filters.joined(separator: " → "))
+                         + e.filters.joined(separator: " → ") + (e.virtualSources > 0 ? " (virtual, \(e.virtualSources) shards)" : ""))
         }
         lines.append("")
         lines.append("per component (stored bytes per token, ratio against raw fp32):")
@@ -122,7 +154,7 @@ public struct CacheReport: Sendable {
             lines.append("  \(c.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(bytes(c.storedBytes).padding(toLength: 11, withPad: " ", startingAt: 0)) \(perToken.padding(toLength: 16, withPad: " ", startingAt: 0)) \(c.storedBytes > 0 ? String(format: "%.2f×", Double(c.rawBytes) / Double(c.storedBytes)) : "-")")
         }
         let raw = entries.reduce(0) { $0 + $1.rawFloat32Bytes }
-        lines.append("file: \(bytes(fileBytes)) on disk; \(bytes(raw)) as raw fp32: \(fileBytes > 0 ? String(format: "%.2f×", Double(raw) / Double(fileBytes)) : "-")")
+        lines.append("file\(shards.isEmpty ? "" : "s (merged file and shards)"): \(bytes(fileBytes)) on disk; \(bytes(raw)) as raw fp32: \(fileBytes > 0 ? String(format: "%.2f×", Double(raw) / Double(fileBytes)) : "-")")
         return lines.joined(separator: "\n")
     }
 }

@@ -22,6 +22,11 @@ public enum CacheLayout {
     public static let labelNamesAttribute = "label_names"
     public static let createdAttribute = "created"
     public static let headAttribute = "teacher_head"
+    /// A shard file (`cache --shard I/N`): JSON of `CacheShard`.
+    public static let shardAttribute = "shard"
+    /// A merged cache (`cache merge`): JSON of its `[MergedShard]`, in order. Its datasets are
+    /// virtual over the shard files, except the offsets, which are stored re-based.
+    public static let mergedShardsAttribute = "merged_shards"
 
     // Dataset attributes.
     public static let codecAttribute = "codec"
@@ -61,6 +66,8 @@ public enum CacheLayout {
     /// Offsets into the flattened attention values: sequence i owns heads·n_i² values.
     public static let attentionOffsets = "attention/offsets"
     public static func relations(_ layer: Int) -> String { "relations/layer_\(layer)" }
+    /// The offsets arrays: each shard's start at 0, so a merged cache stores them shifted.
+    public static let offsetDatasets = [offsets, exampleIdOffsets, maskOffsets, attentionOffsets, sampledOffsets]
     /// Per-row scales of an int8 tensor dataset.
     public static func scales(of path: String) -> String { path + "_scale" }
 

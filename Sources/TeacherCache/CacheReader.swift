@@ -57,6 +57,8 @@ public final class CacheReader {
     public let tokenCount: Int
     public let labelNames: [String]?
     public let isMaskedLM: Bool
+    /// A merged cache (`cache merge`): its shard files in order; empty for a single file.
+    public let shards: [MergedShard]
     let file: H5File
     private let offsets: [Int64]
     private let idOffsets: [Int64]
@@ -92,6 +94,11 @@ public final class CacheReader {
         labelNames = try root.hasAttribute(CacheLayout.labelNamesAttribute)
             ? try CacheProvenance.decode([String].self, from: root.stringAttribute(CacheLayout.labelNamesAttribute), what: "label_names") : nil
         isMaskedLM = try root.stringAttribute(CacheLayout.headAttribute) == "masked-lm"
+        shards = try Self.mergedShards(root, url)
+        // HDF5 reads a missing virtual-dataset source as fill values without an error.
+        if let missing = shards.first(where: { !FileManager.default.fileExists(atPath: $0.url(relativeTo: url).path) }) {
+            throw CacheError.incomplete("\(url.path) is a merged cache whose shard \(missing.index)/\(missing.count) is missing: \(missing.url(relativeTo: url).path) (move shard files together with the merged file)")
+        }
 
         func readOffsets(_ path: String, count: Int) throws -> [Int64] {
             guard try root.hasChild(path.split(separator: "/").first.map(String.init) ?? path) else { return [] }
@@ -114,6 +121,12 @@ public final class CacheReader {
         attentionOffsets = spec.attentionLayers.isEmpty ? [] : try readOffsets(CacheLayout.attentionOffsets, count: sequenceCount)
         let logitRows = isMaskedLM ? Int(maskOffsets.last ?? 0) : sequenceCount
         sampledOffsets = spec.logits.contains(.sampled) ? try readOffsets(CacheLayout.sampledOffsets, count: logitRows) : []
+    }
+
+    /// The shard list of a merged cache (empty for any other).
+    static func mergedShards(_ root: H5Group, _ url: URL) throws -> [MergedShard] {
+        guard try root.hasAttribute(CacheLayout.mergedShardsAttribute) else { return [] }
+        return try CacheProvenance.decode([MergedShard].self, from: root.stringAttribute(CacheLayout.mergedShardsAttribute), what: CacheLayout.mergedShardsAttribute)
     }
 
     /// Token range of sequence `i` on the token axis.

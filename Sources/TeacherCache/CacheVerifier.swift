@@ -17,6 +17,8 @@ public struct CacheVerification: Sendable {
     public var faults: [Fault] = []
     public var datasetsChecked = 0
     public var valuesChecked = 0
+    /// A merged cache's shard files (their chunks are read, and so checksummed, through it).
+    public var shards: [MergedShard] = []
     public var ok: Bool { faults.isEmpty }
 
     /// Checks `url` from top to bottom; never throws for a fault inside the file, only collects it.
@@ -50,6 +52,14 @@ public struct CacheVerification: Sendable {
             return result
         }
         let sequences = try root.hasAttribute(CacheLayout.sequencesAttribute) ? Int(try root.int64Attribute(CacheLayout.sequencesAttribute)) : -1
+        // A merged cache: the shards are checked before any virtual dataset is read (after a
+        // read, HDF5 1.10 holds the shard files open and a second open of them here fails).
+        let shards: [MergedShard]
+        do { shards = try CacheReader.mergedShards(root, url) } catch { fault("", nil, "\(error)"); return result }
+        if !shards.isEmpty {
+            result.shards = shards
+            result.faults += try checkShards(shards, of: url, root: root, spec: spec, provenance: provenance)
+        }
 
         // Schema: every planned dataset with its type and width.
         var datasets: [String: H5Dataset] = [:]
@@ -135,6 +145,57 @@ public struct CacheVerification: Sendable {
             }
         }
         return result
+    }
+
+    /// Every shard file a merged cache lists or maps must exist, be a complete cache, and hold
+    /// the rows each virtual dataset maps from it (HDF5 would read what is missing as fill values).
+    private static func checkShards(_ shards: [MergedShard], of url: URL, root: H5Group, spec: CacheSpec,
+                                    provenance: CacheProvenance) throws -> [Fault] {
+        var faults: [Fault] = []
+        func resolve(_ file: String) -> URL { MergedShard(file: file, index: 0, count: 0, firstSequence: 0, endSequence: 0, tokens: 0).url(relativeTo: url) }
+        var files: [String: H5File] = [:], missing: Set<String> = []
+        defer { for f in files.values { try? f.close() } }
+        func open(_ file: String, shard: String) -> H5File? {
+            if let f = files[file] { return f }
+            if missing.contains(file) { return nil }
+            let path = resolve(file).path
+            guard FileManager.default.fileExists(atPath: path) else {
+                faults.append(Fault(dataset: "", rows: nil, reason: "shard file \(path)\(shard) is missing: its rows would read as fill values"))
+                missing.insert(file)
+                return nil
+            }
+            do {
+                let f = try H5File.open(resolve(file))
+                if try f.root.int64Attribute(CacheLayout.completeAttribute) != 1 {
+                    faults.append(Fault(dataset: "", rows: nil, reason: "shard file \(path) is not marked complete"))
+                }
+                files[file] = f
+                return f
+            } catch {
+                faults.append(Fault(dataset: "", rows: nil, reason: "shard file \(path) cannot be opened: \(error)\("\(error)".contains("close degree") ? " (HDF5 1.10 holds it open for a merged cache read elsewhere in this process)" : "")"))
+                missing.insert(file)
+                return nil
+            }
+        }
+        for shard in shards { _ = open(shard.file, shard: " (shard \(shard.index)/\(shard.count))") }
+        for planned in CacheLayout.datasets(spec: spec, provenance: provenance) {
+            guard let d = try? root.dataset(planned.path) else { continue }
+            let mappings = try d.virtualSources
+            if mappings.isEmpty && !CacheLayout.offsetDatasets.contains(planned.path) {
+                faults.append(Fault(dataset: planned.path, rows: nil, reason: "not a virtual dataset in a merged cache"))
+            }
+            for m in mappings {
+                guard let f = open(m.file, shard: "") else { continue }
+                guard let source = try? f.root.dataset(m.dataset) else {
+                    faults.append(Fault(dataset: planned.path, rows: m.rows, reason: "\(resolve(m.file).path) has no dataset \(m.dataset)"))
+                    continue
+                }
+                if source.rows != m.rows.count || source.elementType != d.elementType {
+                    faults.append(Fault(dataset: planned.path, rows: m.rows, reason: "\(resolve(m.file).path) holds \(source.rows) rows of \(source.elementType) at \(m.dataset), the mapping expects \(m.rows.count) of \(d.elementType)"))
+                }
+            }
+        }
+        return faults
     }
 
     /// Reads rows in their own integer type (decompressing and checksumming every chunk).

@@ -13,6 +13,8 @@ final class CacheWriter {
     let partialURL: URL
     let spec: CacheSpec
     let provenance: CacheProvenance
+    /// Set when writing one shard of a larger run; sequence numbers in seeds are global.
+    let shard: CacheShard?
     private let file: H5File
     private let lock: FileLock
     private let idType: H5ElementType
@@ -28,11 +30,12 @@ final class CacheWriter {
     static func partialURL(for url: URL) -> URL { url.deletingLastPathComponent().appendingPathComponent(url.lastPathComponent + ".partial") }
 
     /// A new cache. Fails if `url` exists (unless `overwrite`) or a partial one is there (resume or remove it).
-    init(creating url: URL, spec: CacheSpec, provenance: CacheProvenance, overwrite: Bool) throws {
+    init(creating url: URL, spec: CacheSpec, provenance: CacheProvenance, shard: CacheShard? = nil, overwrite: Bool) throws {
         finalURL = url
         partialURL = Self.partialURL(for: url)
         self.spec = spec
         self.provenance = provenance
+        self.shard = shard
         idType = CacheLayout.idType(provenance)
         lock = try FileLock(for: partialURL)
         let manager = FileManager.default
@@ -49,11 +52,12 @@ final class CacheWriter {
 
     /// Reopens `<url>.partial` and rolls it back to its last commit, after checking that the
     /// spec, teacher and data are the ones it was started with.
-    init(resuming url: URL, spec: CacheSpec, provenance: CacheProvenance) throws {
+    init(resuming url: URL, spec: CacheSpec, provenance: CacheProvenance, shard: CacheShard? = nil) throws {
         finalURL = url
         partialURL = Self.partialURL(for: url)
         self.spec = spec
         self.provenance = provenance
+        self.shard = shard
         idType = CacheLayout.idType(provenance)
         lock = try FileLock(for: partialURL)
         guard FileManager.default.fileExists(atPath: partialURL.path) else {
@@ -72,6 +76,11 @@ final class CacheWriter {
         }
         guard stored.datasets.map(\.sha256) == provenance.datasets.map(\.sha256) else {
             throw CacheError.incompatible("\(partialURL.path) was started with other data (content hashes differ)")
+        }
+        let storedShard = try root.hasAttribute(CacheLayout.shardAttribute)
+            ? try CacheProvenance.decode(CacheShard.self, from: root.stringAttribute(CacheLayout.shardAttribute), what: "shard") : nil
+        guard storedShard == shard else {
+            throw CacheError.incompatible("\(partialURL.path) was started as \(storedShard.map { "shard \($0.index)/\($0.count)" } ?? "a whole cache"); resume it with the same --shard")
         }
         sequences = Int(try root.int64Attribute(CacheLayout.committedSequencesAttribute))
         try openLayoutForResume()
@@ -95,6 +104,7 @@ final class CacheWriter {
         try root.setAttribute(CacheLayout.datasetsAttribute, CacheProvenance.json(provenance.datasets))
         try root.setAttribute(CacheLayout.headAttribute, isMaskedLM ? "masked-lm" : provenance.teacher.head)
         if let names = provenance.labelNames { try root.setAttribute(CacheLayout.labelNamesAttribute, CacheProvenance.json(names)) }
+        if let shard { try root.setAttribute(CacheLayout.shardAttribute, CacheProvenance.json(shard)) }
         for (path, type, columns) in datasetPlan().map({ ($0.path, $0.type, $0.columns) }) {
             let rowBytes = max(1, columns) * type.size
             let dataset = try root.createDataset(path, type: type, columns: columns, options: spec.datasetOptions(rowBytes: rowBytes))
@@ -264,12 +274,13 @@ final class CacheWriter {
         }
     }
 
-    /// A random stream per output row that depends only on the sequence and position, so a
-    /// resumed or re-batched run draws the same samples.
+    /// A random stream per output row that depends only on the sequence (its number in the
+    /// whole run, shards included) and position, so a resumed, re-batched or sharded run draws
+    /// the same samples.
     private func rowStreams(_ batch: TeacherOutputs) -> [UInt64] {
         var result: [UInt64] = []
         for (i, s) in batch.sequences.enumerated() {
-            let sequence = UInt64(sequences + i)
+            let sequence = UInt64((shard?.firstSequence ?? 0) + sequences + i)
             if let plan = s.masking {
                 result += plan.positions.map { sequence << 16 | UInt64($0) }
             } else {

@@ -101,6 +101,41 @@ final class CacheCommandTests: XCTestCase {
         XCTAssertTrue(verify.stdout.contains("FAULT /relations/layer_1 rows 0..<"), verify.stdout)
     }
 
+    /// Three `--shard I/3` runs merged with `cache merge` hold, dataset by dataset, what one run
+    /// writes; inspect lists the shards, verify passes and later names a deleted shard.
+    func testShardsMergedEqualOneRunAndAreInspectedAndVerified() throws {
+        let data = try data(rows: 30)
+        let reference = folder.appendingPathComponent("reference.h5"), merged = folder.appendingPathComponent("merged.h5")
+        XCTAssertEqual(try CLI.run(cacheArguments(data, reference)).status, 0)
+        let shards = (1...3).map { folder.appendingPathComponent("part-\($0).h5") }
+        for (i, shard) in shards.enumerated() {
+            let result = try CLI.run(cacheArguments(data, shard) + ["--shard", "\(i + 1)/3"])
+            XCTAssertEqual(result.status, 0, result.stderr)
+        }
+        var result = try CLI.run(["cache", "merge", shards[1].path, shards[0].path, "--out", merged.path])
+        XCTAssertNotEqual(result.status, 0, "shard 3 left out")
+        XCTAssertTrue(result.stderr.contains("gap: sequences 20..<30"), result.stderr)
+        result = try CLI.run(["cache", "merge"] + shards.map(\.path) + ["--out", merged.path])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stdout.contains("merged 3 shards"), result.stdout)
+        try assertSameContent(reference, merged)
+
+        let inspect = try CLI.run(["inspect", merged.path])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        XCTAssertTrue(inspect.stdout.contains("merged cache") && inspect.stdout.contains("shard 3/3: part-3.h5"), inspect.stdout)
+        XCTAssertTrue(try CLI.run(["inspect", shards[0].path]).stdout.contains("shard 1/3: sequences 0..<"))
+        XCTAssertEqual(try CLI.run(["verify", merged.path]).status, 0)
+        try FileManager.default.removeItem(at: shards[1])
+        let verify = try CLI.run(["verify", merged.path])
+        XCTAssertEqual(verify.status, 1)
+        XCTAssertTrue(verify.stdout.contains("part-2.h5") && verify.stdout.contains("missing"), verify.stdout)
+
+        // A bad --shard is a usage error that says how shards are numbered.
+        let bad = try CLI.run(cacheArguments(data, folder.appendingPathComponent("x.h5")) + ["--shard", "0/3"])
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.stderr.contains("numbered from 1"), bad.stderr)
+    }
+
     func testBadInputIsNamed() throws {
         let out = folder.appendingPathComponent("c.h5")
         let bad = folder.appendingPathComponent("bad.tsv")

@@ -23,9 +23,10 @@ enum CacheFixtures {
     }
 
     @discardableResult
-    static func build(teacher: String, data: URL, spec: CacheSpec, out: URL, resume: Bool = false) throws -> CacheSummary {
+    static func build(teacher: String, data: URL, spec: CacheSpec, out: URL, resume: Bool = false, shard: ShardSelection? = nil) throws -> CacheSummary {
         var request = CacheRequest(teacher: self.teacher(teacher), data: [data], readOptions: readOptions, spec: spec, output: out)
         request.resume = resume
+        request.shard = shard
         return try CacheBuilder.build(request, logger: Logger(label: "test"))
     }
 }
