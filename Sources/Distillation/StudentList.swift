@@ -48,7 +48,8 @@ public enum StudentList {
         return try checked(students, origin: files.map(\.path).joined(separator: ", "))
     }
 
-    private static func student(_ node: Yams.Node, over base: Yams.Node?, defaultName: String, origin: String) throws -> NamedStudent {
+    /// One student from its YAML entry laid over `base`; an entry's `name:` wins over `defaultName`.
+    public static func student(_ node: Yams.Node, over base: Yams.Node?, defaultName: String, origin: String) throws -> NamedStudent {
         var entry = node.mapping ?? [:]
         var name = defaultName
         if let given = entry["name"] {
@@ -63,7 +64,7 @@ public enum StudentList {
     }
 
     /// Names become folder names: unique, and made of letters, digits, '.', '_' and '-'.
-    private static func checked(_ students: [NamedStudent], origin: String) throws -> [NamedStudent] {
+    public static func checked(_ students: [NamedStudent], origin: String) throws -> [NamedStudent] {
         guard !students.isEmpty else { throw DistillationError.invalidSpec("\(origin): no students") }
         var seen = Set<String>()
         for s in students {
@@ -77,7 +78,7 @@ public enum StudentList {
     }
 
     /// `over` laid on `base` key by key; nested mappings merge, except `objectives`, which replaces.
-    static func merge(_ base: Yams.Node?, _ over: Yams.Node?) -> Yams.Node? {
+    public static func merge(_ base: Yams.Node?, _ over: Yams.Node?) -> Yams.Node? {
         guard let over else { return base }
         guard let b = base?.mapping, let o = over.mapping else { return over }
         var result = b

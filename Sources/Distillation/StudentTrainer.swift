@@ -194,7 +194,7 @@ public final class StudentTrainer {
         var hasher = SHA256Hasher()
         for part in [(try? encoder.encode(canonical)) ?? Data(), (try? encoder.encode(cache.provenance)) ?? Data(),
                      (try? encoder.encode(cache.spec)) ?? Data(), Data((online ? "online" : "cache").utf8),
-                     spec.tedFilters.flatMap { try? Data(contentsOf: URL(fileURLWithPath: $0)) } ?? Data()] {
+                     spec.objectives[.ted] == nil ? Data() : spec.tedFilters.flatMap { try? Data(contentsOf: URL(fileURLWithPath: $0)) } ?? Data()] {
             hasher.update(part)
             hasher.update(Data([0]))
         }

@@ -89,13 +89,7 @@ public final class TargetBatch {
         seq = sequences.map(\.length).max()!
         precondition(seq <= maxSeq, "sequence of \(seq) tokens beyond the batch buffers' \(maxSeq)")
         sequenceIndices = sequences.map(\.index)
-        var ids = [Int32](repeating: 0, count: batch * seq), types = ids, mask = ids
-        for (b, s) in sequences.enumerated() {
-            for i in 0..<s.length {
-                ids[b * seq + i] = s.inputIds[i]; types[b * seq + i] = s.tokenTypeIds[i]; mask[b * seq + i] = 1
-            }
-        }
-        input = BertInput(batch: batch, seq: seq, inputIds: ids, tokenTypeIds: types, attentionMask: mask)
+        input = BertInput(padding: sequences)
         tokens = sequences.reduce(0) { $0 + $1.length }
         fillLabels(sequences)
     }
@@ -152,5 +146,19 @@ public final class TargetBatch {
                 }
             }
         }
+    }
+}
+
+extension BertInput {
+    /// Cached sequences as one batch, padded (id 0, mask 0) to the longest.
+    public init(padding sequences: [CachedSequence]) {
+        let batch = sequences.count, seq = sequences.map(\.length).max() ?? 0
+        var ids = [Int32](repeating: 0, count: batch * seq), types = ids, mask = ids
+        for (b, s) in sequences.enumerated() {
+            for i in 0..<s.length {
+                ids[b * seq + i] = s.inputIds[i]; types[b * seq + i] = s.tokenTypeIds[i]; mask[b * seq + i] = 1
+            }
+        }
+        self.init(batch: batch, seq: seq, inputIds: ids, tokenTypeIds: types, attentionMask: mask)
     }
 }

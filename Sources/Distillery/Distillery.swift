@@ -13,7 +13,7 @@ struct DistilleryCommand: ParsableCommand {
         many students from that cache without the teacher. See README.md for a walk-through.
         """,
         version: version,
-        subcommands: [CacheCommand.self, TrainCommand.self, FinetuneCommand.self, TedFiltersCommand.self, InspectCommand.self, VerifyCommand.self, TokenizeCommand.self, ForwardCommand.self, BenchCommand.self]
+        subcommands: [CacheCommand.self, TrainCommand.self, FinetuneCommand.self, TedFiltersCommand.self, PlanCommand.self, RunCommand.self, InspectCommand.self, VerifyCommand.self, TokenizeCommand.self, ForwardCommand.self, BenchCommand.self]
     )
 }
 

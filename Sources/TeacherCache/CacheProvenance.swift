@@ -23,6 +23,13 @@ public struct CacheProvenance: Codable, Equatable, Sendable {
         /// "classifier", "masked-lm" or "none".
         public var head: String
         public var classifierLabels: Int
+
+        public init(path: String, config: String, weightsSHA256: String, vocabularySHA256: String, vocabularySize: Int,
+                    hiddenSize: Int, layers: Int, heads: Int, head: String, classifierLabels: Int) {
+            self.path = path; self.config = config; self.weightsSHA256 = weightsSHA256; self.vocabularySHA256 = vocabularySHA256
+            self.vocabularySize = vocabularySize; self.hiddenSize = hiddenSize; self.layers = layers; self.heads = heads
+            self.head = head; self.classifierLabels = classifierLabels
+        }
     }
 
     public var teacher: Teacher

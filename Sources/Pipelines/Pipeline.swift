@@ -1,0 +1,170 @@
+import Datasets
+import Distillation
+import Foundation
+import TeacherCache
+import Yams
+
+/// A whole study from one YAML file (docs/pipelines.md): the teacher (a folder, or a fine-tune
+/// of a pretrained one), the data, the cache (given or derived), and the students (a list and a
+/// grid). Loading validates the file and expands the grid; nothing runs.
+public struct Pipeline: Sendable {
+    public enum Setting: String, Codable, Sendable {
+        case taskSpecific = "task-specific", taskAgnostic = "task-agnostic"
+    }
+
+    public enum TeacherSource: Sendable {
+        case folder(URL)
+        case finetune(FinetuneSettings)
+    }
+
+    /// A fine-tuning step: the teacher's (`from` a pretrained folder), or each task-agnostic student's.
+    public struct FinetuneSettings: Codable, Sendable {
+        public var from: String?
+        public var epochs: Int?
+        public var learningRate: Float?
+        public var batchSize: Int?
+        public var seed: UInt64?
+        public var maxLength: Int?
+        enum CodingKeys: String, CodingKey {
+            case from, epochs, learningRate = "learning_rate", batchSize = "batch_size", seed, maxLength = "max_length"
+        }
+
+        /// The fine-tuning train spec: these settings over `TeacherFinetuning.defaults`.
+        var spec: TrainSpec {
+            var spec = TeacherFinetuning.defaults
+            if let epochs { spec.epochs = epochs }
+            if let learningRate { spec.learningRate = learningRate }
+            if let batchSize { spec.batchSize = batchSize }
+            if let seed { spec.seed = seed; spec.dataSeed = seed }
+            return spec
+        }
+    }
+
+    public struct DataSection: Codable, Sendable {
+        public var train: String
+        public var dev: String?
+        public var test: String?
+        public var format: DatasetFormat?
+        public var textField = "text"
+        public var pairField: String?
+        public var labelField: String?
+        public var maxLength = 128
+        enum CodingKeys: String, CodingKey {
+            case train, dev, test, format, textField = "text_field", pairField = "pair_field", labelField = "label_field", maxLength = "max_length"
+        }
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            train = try c.decode(String.self, forKey: .train)
+            dev = try c.decodeIfPresent(String.self, forKey: .dev)
+            test = try c.decodeIfPresent(String.self, forKey: .test)
+            format = try c.decodeIfPresent(DatasetFormat.self, forKey: .format)
+            textField = try c.decodeIfPresent(String.self, forKey: .textField) ?? "text"
+            pairField = try c.decodeIfPresent(String.self, forKey: .pairField)
+            labelField = try c.decodeIfPresent(String.self, forKey: .labelField)
+            maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength) ?? 128
+        }
+
+        /// How `distillery cache` reads these files (`labelled: false` leaves the labels out).
+        func readOptions(labelled: Bool) -> DatasetReadOptions {
+            var options = DatasetReadOptions()
+            options.format = format
+            options.fields = DatasetFields(text: textField, textPair: pairField, label: labelled ? labelField : nil, id: nil)
+            return options
+        }
+    }
+
+    public struct Resources: Codable, Sendable {
+        public var cpus: Int?
+        public var memoryGB: Int?
+        public var timeMinutes: Int?
+        enum CodingKeys: String, CodingKey { case cpus, memoryGB = "memory_gb", timeMinutes = "time_minutes" }
+    }
+
+    /// One student of the study, with what the results table shows about it.
+    public struct Student: Sendable {
+        public var named: NamedStudent
+        /// The results row: the name without its seed (seeds of a group are averaged).
+        public var group: String
+        /// The objective set's name in the grid, or the objectives themselves.
+        public var objectivesLabel: String
+    }
+
+    public var name: String
+    public var source: URL
+    public var setting: Setting
+    public var teacher: TeacherSource
+    public var data: DataSection
+    /// The cache spec the file gives; nil = derived from the students (`CachePlanner`).
+    public var cache: CacheSpec?
+    public var students: [Student]
+    public var studentFinetune: FinetuneSettings?
+    public var resources: Resources?
+
+    /// Reads, validates and expands `url`. Every error names the file and the field. Students
+    /// with the `ted` objective and no `ted_filters` of their own get the filters the study trains
+    /// (`results/<name>/ted-filters.safetensors`).
+    public static func load(_ url: URL, results: URL = URL(fileURLWithPath: "results")) throws -> Pipeline {
+        let origin = url.path
+        func invalid(_ why: String) -> PipelineError { .invalid("\(origin): \(why)") }
+        let root = try loadSpecNode(yaml: url, key: nil, unreadable: { PipelineError.io($0) }, invalid: { PipelineError.invalid($0) })
+        try PipelineSchema.validate(root, origin: origin)
+        guard let mapping = root.mapping else { throw invalid("expected a mapping at the top level") }
+        func decode<T: Decodable>(_ type: T.Type, _ key: String) throws -> T? {
+            guard let node = mapping[key] else { return nil }
+            return try decodeSpecNode(T.self, node: node, origin: "\(origin): \(key)", invalid: { PipelineError.invalid($0) })
+        }
+        let name = mapping["name"]?.string ?? url.deletingPathExtension().lastPathComponent
+        let setting = try decode(Setting.self, "setting") ?? .taskSpecific
+        guard let teacherNode = mapping["teacher"]?.mapping else { throw invalid("teacher: missing (a folder `path`, or `finetune: {from: …}`)") }
+        let teacher: TeacherSource
+        switch (teacherNode["path"]?.string, teacherNode["finetune"]) {
+        case (let path?, nil): teacher = .folder(URL(fileURLWithPath: path))
+        case (nil, let node?):
+            let settings = try decodeSpecNode(FinetuneSettings.self, node: node, origin: "\(origin): teacher.finetune", invalid: { PipelineError.invalid($0) })
+            guard settings.from != nil else { throw invalid("teacher.finetune.from: missing (the pretrained folder to fine-tune)") }
+            teacher = .finetune(settings)
+        default: throw invalid("teacher: give exactly one of `path` and `finetune`")
+        }
+        guard let data = try decode(DataSection.self, "data") else { throw invalid("data: missing") }
+        if setting == .taskSpecific || { if case .finetune = teacher { return true } else { return false } }() {
+            guard data.labelField != nil else { throw invalid("data.label_field: a task-specific study and a teacher fine-tune need labelled data") }
+        }
+        var cache = try decode(CacheSpec.self, "cache")
+        if cache != nil { cache!.maxLength = data.maxLength }
+        let filters = results.appendingPathComponent(name).appendingPathComponent("ted-filters.safetensors").path
+        let base = StudentList.merge(.mapping(["ted_filters": Yams.Node(filters)]), mapping["training"])
+        var students: [Student] = []
+        for (i, item) in (mapping["students"]?.sequence ?? []).enumerated() {
+            let named = try StudentList.student(item, over: base, defaultName: "student-\(i + 1)", origin: "\(origin): students[\(i)]")
+            students.append(Student(named: named, group: named.name, objectivesLabel: Self.describe(named.spec.objectives)))
+        }
+        if let grid = mapping["grid"] { students += try StudentGrid.expand(grid, over: base, origin: "\(origin): grid") }
+        _ = try StudentList.checked(students.map(\.named), origin: origin)
+        let finetune = try decode(FinetuneSettings.self, "student_finetune")
+        if setting == .taskAgnostic && finetune != nil && data.labelField == nil {
+            throw invalid("student_finetune needs data.label_field")
+        }
+        return Pipeline(name: name, source: url, setting: setting, teacher: teacher, data: data, cache: cache, students: students,
+                        studentFinetune: finetune, resources: try decode(Resources.self, "resources"))
+    }
+
+    static func describe(_ objectives: [ObjectiveKind: Float]) -> String {
+        objectives.sorted { $0.key < $1.key }.map { "\($0.key.rawValue)=\(Self.number($0.value))" }.joined(separator: ", ")
+    }
+
+    static func number(_ value: Float) -> String { value == value.rounded() ? String(Int(value)) : String(value) }
+}
+
+public enum PipelineError: Error, CustomStringConvertible, Equatable {
+    case invalid(String)
+    case io(String)
+    case refused(String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let why): return "invalid pipeline: \(why)"
+        case .io(let why): return why
+        case .refused(let why): return why
+        }
+    }
+}
