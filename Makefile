@@ -11,7 +11,7 @@ PLUGIN_DIR  := build/hdf5-plugins
 PLUGIN      := $(PLUGIN_DIR)/libh5zstd.so
 APT_PACKAGES := libhdf5-dev hdf5-tools libopenblas-dev libzstd-dev pkg-config unzip
 # Reference tooling only (fixtures, peers, interoperability checks); the product is Swift.
-PY_PACKAGES := numpy safetensors h5py hdf5plugin
+PY_PACKAGES := numpy safetensors h5py hdf5plugin jsonschema
 # The CPU build of torch (a local wheel on these machines); plain `torch` from PyPI as a fallback.
 PY_TORCH    := torch==2.13.0+cpu
 PY_REFERENCE := transformers tokenizers
@@ -26,7 +26,7 @@ setup:
 
 ## setup-python: Python packages for the reference checks (best effort: tests skip with a reason without them)
 setup-python:
-	@$(PYTHON) -c "import numpy, safetensors, h5py, hdf5plugin" 2>/dev/null || \
+	@$(PYTHON) -c "import numpy, safetensors, h5py, hdf5plugin, jsonschema" 2>/dev/null || \
 	  $(PYTHON) -m pip install -q $(PY_PACKAGES) || echo "warning: Python reference packages unavailable; interoperability checks will skip"
 
 ## build: the release CLI and the zstd HDF5 plugin
