@@ -106,8 +106,8 @@ public struct Pipeline: Sendable {
     public static func load(_ url: URL, results: URL = URL(fileURLWithPath: "results")) throws -> Pipeline {
         let origin = url.path
         func invalid(_ why: String) -> PipelineError { .invalid("\(origin): \(why)") }
+        try PipelineSchema.validate(url)
         let root = try loadSpecNode(yaml: url, key: nil, unreadable: { PipelineError.io($0) }, invalid: { PipelineError.invalid($0) })
-        try PipelineSchema.validate(root, origin: origin)
         guard let mapping = root.mapping else { throw invalid("expected a mapping at the top level") }
         func decode<T: Decodable>(_ type: T.Type, _ key: String) throws -> T? {
             guard let node = mapping[key] else { return nil }

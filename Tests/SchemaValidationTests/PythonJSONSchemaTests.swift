@@ -15,7 +15,7 @@ final class PythonJSONSchemaTests: XCTestCase {
         for name in ["every-key.yaml", "task-agnostic-grid.yaml"] {
             documents.append((name, try loadYAMLAsJSON(PipelineSchemaTests.fixtures.appendingPathComponent(name)), "#"))
         }
-        documents.append(("docs/pipelines.md example", try PipelineDocuments.documentedExample(concrete: true), "#"))
+        documents.append(("docs/pipelines.md example", try PipelineDocuments.documentedExample(), "#"))
 
         var arguments = [packageRoot.appendingPathComponent("scripts/check_schema.py").path, PipelineSchemaTests.schemaURL.path]
         for (i, document) in documents.enumerated() {
