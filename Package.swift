@@ -15,6 +15,7 @@ import PackageDescription
 //   Objectives             distillation losses with hand-written gradients (KD, sparse KD, hidden, attention, relations, TED)
 //   Training               the trainable BERT: forward and backward with saved activations, AdamW, schedules
 //   Distillation           stage two: students trained from the cache (mapping, initialisation, evaluation, export)
+//   Reports                a finished study as tables (Markdown, CSV, JSON) and a self-contained HTML report
 //   Distillery             the `distillery` command line
 let package = Package(
     name: "Distillery",
@@ -45,6 +46,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["Kernels", "Bert"]),
         .target(name: "Distillation", dependencies: ["Training", "Objectives", "TeacherCache", "Bert", "Kernels", "Tokenization",
                                                      "Datasets", "SafeTensors", "Hashing", .product(name: "Logging", package: "swift-log"), "Yams"]),
+        .target(name: "Reports"),
         .executableTarget(name: "Distillery", dependencies: [
             "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Objectives", "Distillation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -64,6 +66,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Bert", "Kernels", "SafeTensors"]),
         .testTarget(name: "DistillationTests", dependencies: ["TestSupport", "Distillation", "Training", "Objectives", "TeacherCache", "Datasets",
                                                               "Bert", "Kernels", "SafeTensors", "HDF5"]),
+        .testTarget(name: "ReportsTests", dependencies: ["TestSupport", "Reports"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Distillery", "SafeTensors", "TeacherCache", "HDF5"]),
     ]
 )
