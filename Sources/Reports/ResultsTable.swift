@@ -77,8 +77,8 @@ public struct ResultsTable: Codable, Equatable, Sendable {
     public init(_ results: StudyResults) {
         let t = results.teacher
         var rows = [Row(student: t.name, isTeacher: true, objectives: "—", initialization: "—", mapping: "—", size: t.size,
-                        parameters: t.parameters, members: [], dev: t.dev.compactMapValues { MeanStd([$0]) },
-                        test: t.test.compactMapValues { MeanStd([$0]) }, trainingSeconds: t.trainingSeconds.flatMap { MeanStd([$0]) })]
+                        parameters: t.parameters, members: [], dev: t.dev.filter { $0.value.isFinite }.mapValues { MeanStd(mean: $0, std: nil, n: 1) },
+                        test: t.test.filter { $0.value.isFinite }.mapValues { MeanStd(mean: $0, std: nil, n: 1) }, trainingSeconds: t.trainingSeconds.flatMap { MeanStd([$0]) })]
         for (name, students) in results.groups {
             let first = students[0]
             let members = students.map {

@@ -64,6 +64,7 @@ struct Scale: Equatable {
     var lo: Double, hi: Double, step: Double
 
     init(covering values: [Double], includingZero: Bool = false, ticks: Int = 5) {
+        let values = values.filter(\.isFinite)
         var lo = values.min() ?? 0, hi = values.max() ?? 1
         if includingZero { lo = min(lo, 0); hi = max(hi, 0) }
         if hi - lo < 1e-12 { let pad = max(abs(lo) * 0.05, 0.5); lo -= pad; hi += pad }
@@ -148,12 +149,13 @@ enum Charts {
         for (i, s) in members.enumerated() {
             let colour = SeriesStyle.colour(i), dash = SeriesStyle.dash(i)
             func polyline(_ points: [CurvePoint], _ panel: Panel, width: Double) -> String {
+                let points = points.filter(\.value.isFinite)
                 guard !points.isEmpty else { return "" }
                 let coordinates = points.map { "\(f(panel.px(Double($0.step)))),\(f(panel.py($0.value)))" }.joined(separator: " ")
                 return "<polyline points=\"\(coordinates)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"\(f(width))\" stroke-dasharray=\"\(dash)\"/>"
             }
             body += "<g class=\"series\"><title>\(escapeXML(s.name))</title>" + polyline(s.curve, loss, width: 1.6) + polyline(s.evaluations, dev, width: 1)
-            body += s.evaluations.map { SeriesStyle.marker(i, x: dev.px(Double($0.step)), y: dev.py($0.value), colour: colour) }.joined()
+            body += s.evaluations.filter(\.value.isFinite).map { SeriesStyle.marker(i, x: dev.px(Double($0.step)), y: dev.py($0.value), colour: colour) }.joined()
             if s.curve.count == 1 {   // a single logged update has no line to draw
                 body += SeriesStyle.marker(i, x: loss.px(Double(s.curve[0].step)), y: loss.py(s.curve[0].value), colour: colour)
             }

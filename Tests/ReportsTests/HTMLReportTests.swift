@@ -82,6 +82,21 @@ final class HTMLReportTests: XCTestCase {
         for name in StudyReport.files { XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent(name).path), name) }
     }
 
+    func testNonFiniteValuesAreLeftOut() {
+        var study = sampleStudy()
+        study.teacher.dev["accuracy"] = .nan
+        study.students[0].dev["accuracy"] = .infinity
+        study.students[0].curve.append(CurvePoint(step: 60, value: .nan))
+        let html = HTMLReport.render(study)
+        assertWellFormed(html)
+        // Charts and the table leave them out; the list of students shows the value as it is.
+        let charts = html.components(separatedBy: "<svg").dropFirst().map { $0.components(separatedBy: "</svg>")[0] }.joined()
+        XCTAssertFalse(charts.contains("nan") || charts.contains("inf"))
+        XCTAssertTrue(html.contains("<td class=\"num\">inf</td>"))
+        XCTAssertFalse(html.contains("nan"))
+        XCTAssertNoThrow(try ResultsTable(study).json())
+    }
+
     func testRegressionStudyChartsTheMSE() {
         let study = StudyResults(
             name: "sts", teacher: TeacherResult(name: "t", path: "t", parameters: 1, size: "6×384", dev: ["regression_mse": 0.3]),
