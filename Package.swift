@@ -16,6 +16,8 @@ import PackageDescription
 //   Training               the trainable BERT: forward and backward with saved activations, AdamW, schedules
 //   Distillation           stage two: students trained from the cache (mapping, initialisation, evaluation, export)
 //   SchemaValidation       JSON Schema (the subset our schemas use) checked against YAML/JSON files, every violation by path
+//   Reports                a finished study as tables (Markdown, CSV, JSON) and a self-contained HTML report
+//   Pipelines              a whole study from one YAML file: plan (sizes, time), run (teacher, cache, students, evaluation, report)
 //   Distillery             the `distillery` command line
 let package = Package(
     name: "Distillery",
@@ -47,8 +49,11 @@ let package = Package(
         .target(name: "Distillation", dependencies: ["Training", "Objectives", "TeacherCache", "Bert", "Kernels", "Tokenization",
                                                      "Datasets", "SafeTensors", "Hashing", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .target(name: "SchemaValidation", dependencies: ["Yams"]),
+        .target(name: "Reports"),
+        .target(name: "Pipelines", dependencies: ["Distillation", "TeacherCache", "Bert", "Datasets", "Tokenization", "Reports",
+                                                  "SchemaValidation", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .executableTarget(name: "Distillery", dependencies: [
-            "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Objectives", "Distillation",
+            "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Objectives", "Distillation", "Pipelines", "Kernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -68,6 +73,8 @@ let package = Package(
                                                               "Bert", "Kernels", "SafeTensors", "HDF5"]),
         .testTarget(name: "SchemaValidationTests", dependencies: ["TestSupport", "SchemaValidation", "Distillation", "TeacherCache", "Training", "Datasets"],
                     exclude: ["Fixtures"]),
+        .testTarget(name: "ReportsTests", dependencies: ["TestSupport", "Reports"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["TestSupport", "Pipelines", "Distillation", "TeacherCache", "Bert", "Reports"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Distillery", "SafeTensors", "TeacherCache", "HDF5"]),
     ]
 )

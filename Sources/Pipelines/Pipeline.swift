@@ -40,7 +40,7 @@ public struct Pipeline: Sendable {
         }
     }
 
-    public struct DataSection: Codable, Sendable {
+    public struct DataSection: Decodable, Sendable {
         public var train: String
         public var dev: String?
         public var test: String?
@@ -57,7 +57,7 @@ public struct Pipeline: Sendable {
             train = try c.decode(String.self, forKey: .train)
             dev = try c.decodeIfPresent(String.self, forKey: .dev)
             test = try c.decodeIfPresent(String.self, forKey: .test)
-            format = try c.decodeIfPresent(DatasetFormat.self, forKey: .format)
+            format = try c.decodeIfPresent(String.self, forKey: .format).flatMap(DatasetFormat.init(rawValue:))
             textField = try c.decodeIfPresent(String.self, forKey: .textField) ?? "text"
             pairField = try c.decodeIfPresent(String.self, forKey: .pairField)
             labelField = try c.decodeIfPresent(String.self, forKey: .labelField)

@@ -14,11 +14,15 @@ enum StudentGrid {
         guard let sets = mapping["objectives"]?.mapping, !sets.isEmpty else {
             throw PipelineError.invalid("\(origin).objectives: name at least one objective set (name → {objective: weight})")
         }
-        func values(_ key: String) -> [Yams.Node] { mapping[key]?.sequence ?? [] }
+        func values(_ key: String) -> [Yams.Node] { mapping[key]?.sequence.map(Array.init) ?? [] }
         let inits = values("init").isEmpty ? [Yams.Node("lower")] : values("init")
         let layers = values("layers"), widths = values("hidden_size"), mappings = values("hidden_mapping")
-        let seeds = values("seeds").isEmpty ? [Yams.Node("0", .implicit)] : values("seeds")
+        let seeds = values("seeds").isEmpty ? [Yams.Node("0")] : values("seeds")
         let pattern = mapping["name"]?.string
+        // Name parts come from the axes with more than one value (objectives always).
+        let counts: [(String, Int)] = [("objectives", sets.count), ("init", inits.count), ("layers", layers.count),
+                                       ("hidden_size", widths.count), ("hidden_mapping", mappings.count)]
+        let varying: [String] = counts.filter { $0.1 > 1 || $0.0 == "objectives" }.map { $0.0 }
 
         var students: [Pipeline.Student] = []
         for (setName, objectives) in sets {
@@ -37,9 +41,6 @@ enum StudentGrid {
                                     "layers": depth.map(label) ?? "", "hidden_size": width.map(label) ?? "",
                                     "hidden_mapping": hidden.map(label) ?? "", "seed": label(seed),
                                 ]
-                                let varying: [String] = [("objectives", sets.count), ("init", inits.count), ("layers", layers.count),
-                                                         ("hidden_size", widths.count), ("hidden_mapping", mappings.count)]
-                                    .filter { $0.1 > 1 || ($0.0 == "objectives") }.map(\.0)
                                 let group = name(pattern.map { strippingSeed($0) }, parts: parts, varying: varying)
                                 let full = seeds.count > 1 || pattern?.contains("{seed}") == true ? name(pattern, parts: parts, varying: varying + ["seed"]) : group
                                 let named = try StudentList.student(.mapping(entry), over: base, defaultName: full, origin: "\(origin) (\(full))")

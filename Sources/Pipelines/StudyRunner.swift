@@ -60,7 +60,7 @@ public final class StudyRunner {
         let caches = try timed("cache") { try buildCaches(teacher: teacher, spec: spec, labelled: labelled) }
         let tedLayers = try CachePlanner.tedLayers(for: pipeline.students.map(\.named), teacherLayers: config.numHiddenLayers)
         if !tedLayers.isEmpty { try timed("TED filters") { try trainTedFilters(layers: tedLayers, caches: caches) } }
-        let outcomes = try timed("students") { try trainStudents(teacher: teacher, caches: caches) }
+        let (outcomes, skipped) = try timed("students") { try trainStudents(teacher: teacher, caches: caches) }
         var models: [String: URL] = [:]
         for student in pipeline.students {
             let run = studentsFolder.appendingPathComponent(student.named.name)
@@ -76,24 +76,24 @@ public final class StudyRunner {
             }
         }
         let evaluation = try timed("evaluate") { try evaluationCaches(teacher: teacher, caches: caches) }
-        var results = StudyResults(name: pipeline.name, teacher: TeacherResult(name: teacher.path, parameters: try BertModel.load(directory: teacher).layout.count,
-                                                                               dev: [:], test: [:]),
+        // Scores of the teacher and of every student's best checkpoint follow.
+        let teacherModel = try BertModel.load(directory: teacher)
+        var results = StudyResults(name: pipeline.name,
+                                   teacher: TeacherResult(name: "teacher", path: teacher.path, parameters: teacherModel.layout.count,
+                                                          size: "\(config.numHiddenLayers)×\(config.hiddenSize)",
+                                                          dev: try metrics(teacher, evaluation.dev), test: try metrics(teacher, evaluation.test)),
                                    students: [], cacheComponents: try cacheComponents(caches.train), stages: [])
-        if labelled || pipeline.setting == .taskSpecific {
-            results.teacher.dev = try metrics(teacher, evaluation.dev)
-            results.teacher.test = try metrics(teacher, evaluation.test)
-        }
         for student in pipeline.students {
-            let name = student.named.name
-            let run = studentsFolder.appendingPathComponent(name)
-            var result = try StudentResult.load(runFolder: run, name: name, group: student.group, seed: student.named.spec.seed)
-            result.objectives = student.objectivesLabel + " (" + Pipeline.describe(student.named.spec.objectives) + ")"
-            result.initialization = student.named.spec.student.initialization.description
-            result.mapping = Self.mapping(student.named.spec)
-            result.size = "\(student.named.spec.student.layers)×\(student.named.spec.student.hiddenSize ?? config.hiddenSize)"
+            let name = student.named.name, spec = student.named.spec
+            var result = try StudentResult(name: name, group: student.group, seed: spec.seed,
+                                           objectives: student.objectivesLabel + " (" + Pipeline.describe(spec.objectives) + ")",
+                                           initialization: spec.student.initialization.description, mapping: Self.mapping(spec),
+                                           size: "\(spec.student.layers)×\(spec.student.hiddenSize ?? config.hiddenSize)",
+                                           runFolder: studentsFolder.appendingPathComponent(name))
             if let failure = outcomes[name] {
                 result.status = "failed: \(failure)"
             } else if let model = models[name], FileManager.default.fileExists(atPath: model.path) {
+                if skipped.contains(name) { result.status = "skipped (already trained)" }
                 result.parameters = try BertModel.load(directory: model).layout.count
                 result.dev = try metrics(model, evaluation.dev)
                 result.test = try metrics(model, evaluation.test)
@@ -190,8 +190,9 @@ public final class StudyRunner {
         try training.save(to: tedFilters, summary: summary)
     }
 
-    /// Every student, in shared passes; returns the failures by student name.
-    func trainStudents(teacher: URL, caches: Caches) throws -> [String: String] {
+    /// Every student, in shared passes; returns the failures by student name, and the students
+    /// a previous run finished.
+    func trainStudents(teacher: URL, caches: Caches) throws -> (failures: [String: String], skipped: Set<String>) {
         let students = pipeline.students.map { s -> NamedStudent in
             var named = s.named
             if named.spec.objectives[.ted] != nil && named.spec.tedFilters == nil { named.spec.tedFilters = tedFilters.path }
@@ -202,7 +203,8 @@ public final class StudyRunner {
         var failures: [String: String] = [:]
         for (name, error) in launch.rejected { failures[name] = "\(error)"; logger.error("\(name): \(error)") }
         for (name, _) in launch.skipped { logger.info("\(name): already trained") }
-        guard !launch.members.isEmpty else { return failures }
+        let skipped = Set(launch.skipped.map(\.name))
+        guard !launch.members.isEmpty else { return (failures, skipped) }
         let group = StudentGroup(members: launch.members, logger: logger)
         for outcome in try group.run(progress: { p in
             self.progress(Progress(stage: "train \(launch.members.count) students", done: p.stepsDone, total: p.stepsTotal,
@@ -210,7 +212,7 @@ public final class StudyRunner {
         }) {
             if let error = outcome.error { failures[outcome.name] = "\(error)" }
         }
-        return failures
+        return (failures, skipped)
     }
 
     /// Labelled caches to score models on: the study's own when they hold labels, else
@@ -236,11 +238,10 @@ public final class StudyRunner {
 
     func cacheComponents(_ url: URL) throws -> [CacheComponent] {
         let report = try CacheReport.read(url)
-        return report.components.map { CacheComponent(name: $0.name, bytes: $0.storedBytes, bytesPerToken: Double($0.storedBytes) / Double(max(1, report.tokens))) }
+        return report.components.map { CacheComponent(name: $0.name, storedBytes: $0.storedBytes, bytesPerToken: Double($0.storedBytes) / Double(max(1, report.tokens))) }
     }
 
     func write(_ results: StudyResults) throws {
-        try ResultsTable(results).writeAll(to: folder)
-        try HTMLReport(results).write(to: folder.appendingPathComponent("report.html"))
+        try StudyReport.write(results, to: folder)
     }
 }

@@ -128,17 +128,17 @@ final class PipelineTests: XCTestCase {
         XCTAssertNotNil(results.teacher.dev["accuracy"])
         XCTAssertNotNil(results.students[0].test["accuracy"])
         for file in ["results.md", "results.csv", "results.json", "report.html", "teacher/best/model.safetensors",
-                     "cache/train.h5", "cache/dev.h5", "cache/test.h5", "students/kd-lower-s1/done.json"] {
+                     "cache/train.h5", "cache/dev.h5", "cache/test.h5", "students/kd-s1/done.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: runner.folder.appendingPathComponent(file).path), file)
         }
         let table = try String(contentsOf: runner.folder.appendingPathComponent("results.md"), encoding: .utf8)
-        XCTAssertTrue(table.contains("kd-lower") && table.contains("hidden-lower"), table)
-        let weights = try Data(contentsOf: runner.folder.appendingPathComponent("students/kd-lower-s0/final/model.safetensors"))
+        XCTAssertTrue(table.contains("| kd ") && table.contains("| hidden "), table)
+        let weights = try Data(contentsOf: runner.folder.appendingPathComponent("students/kd-s0/final/model.safetensors"))
 
         // Again: nothing is trained or cached twice, the results are the same.
         let again = try StudyRunner(pipeline: pipeline, results: folder.appendingPathComponent("results"), logger: logger).run()
         XCTAssertEqual(again.students.map(\.dev), results.students.map(\.dev))
-        XCTAssertEqual(try Data(contentsOf: runner.folder.appendingPathComponent("students/kd-lower-s0/final/model.safetensors")), weights)
+        XCTAssertEqual(try Data(contentsOf: runner.folder.appendingPathComponent("students/kd-s0/final/model.safetensors")), weights)
         XCTAssertLessThan(again.stages.first { $0.name == "students" }!.seconds, 2, "finished students are skipped")
     }
 }
