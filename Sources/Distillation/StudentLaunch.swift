@@ -14,8 +14,11 @@ public struct StudentLaunch {
         public var force = false
         /// Teacher targets computed on the fly (the equivalence check and the benchmark's baseline).
         public var online = false
-        public init(resume: Bool = false, force: Bool = false, online: Bool = false) {
-            self.resume = resume; self.force = force; self.online = online
+        /// A run folder holding another configuration's run (finished or not) starts over instead
+        /// of being refused: a study file is the truth about its students (`distillery run`).
+        public var restartChanged = false
+        public init(resume: Bool = false, force: Bool = false, online: Bool = false, restartChanged: Bool = false) {
+            self.resume = resume; self.force = force; self.online = online; self.restartChanged = restartChanged
         }
     }
 
@@ -32,14 +35,15 @@ public struct StudentLaunch {
                 let url = folder(student)
                 let run = try RunFolder(url: url)
                 let hash = try StudentTrainer.runHash(spec: student.spec, cache: cache, online: options.online)
-                if !options.force, let finished = run.completedHash {
+                let changed = run.completedHash.map { $0 != hash } ?? TrainingCheckpoint.runHash(in: run).map { $0 != hash } ?? false
+                if !options.force, let finished = run.completedHash, !(changed && options.restartChanged) {
                     guard finished == hash else {
                         throw DistillationError.incompatible("\(url.path) holds a finished run of another configuration or cache; use --force to replace it or another output folder")
                     }
                     skipped.append((student.name, url))
                     continue
                 }
-                if options.force {
+                if options.force || (changed && options.restartChanged) {
                     try run.clear()
                 } else if run.hasUnfinishedRun && !options.resume {
                     throw DistillationError.incompatible("\(url.path) holds an unfinished run; use --resume to continue it or --force to start over")

@@ -72,6 +72,12 @@ struct TrainingCheckpoint: Codable, Equatable {
         return nil
     }
 
+    /// The run hash of the latest checkpoint in `run`, if there is one.
+    static func runHash(in run: RunFolder) -> String? {
+        guard let folder = latest(in: run), let data = try? Data(contentsOf: folder.appendingPathComponent("state.json")) else { return nil }
+        return (try? JSONDecoder().decode(TrainingCheckpoint.self, from: data))?.runHash
+    }
+
     /// Reads the checkpoint in `folder` into the segments and the optimiser; returns the position.
     static func restore(from folder: URL, segments: [ParameterSegment], optimizer: AdamW) throws -> TrainingCheckpoint {
         let stateURL = folder.appendingPathComponent("state.json"), tensorsURL = folder.appendingPathComponent("state.safetensors")

@@ -199,7 +199,7 @@ public final class StudyRunner {
             return named
         }
         let launch = StudentLaunch(students: students, cache: caches.train, dev: caches.dev, teacher: teacher,
-                                   folder: { self.studentsFolder.appendingPathComponent($0.name) }, options: .init(resume: true), logger: logger)
+                                   folder: { self.studentsFolder.appendingPathComponent($0.name) }, options: .init(resume: true, restartChanged: true), logger: logger)
         var failures: [String: String] = [:]
         for (name, error) in launch.rejected { failures[name] = "\(error)"; logger.error("\(name): \(error)") }
         for (name, _) in launch.skipped { logger.info("\(name): already trained") }

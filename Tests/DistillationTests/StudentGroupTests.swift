@@ -174,6 +174,9 @@ final class StudentGroupTests: XCTestCase {
         XCTAssertEqual(changed.skipped.map(\.name), ["b"])
         XCTAssertEqual(changed.rejected.map(\.name), ["a"])
         XCTAssertTrue("\(changed.rejected.first?.error as Any)".contains("another configuration"), "\(changed.rejected)")
+        let restarted = launch(.init(restartChanged: true))
+        XCTAssertEqual(restarted.members.map(\.trainer.name), ["a"], "a study restarts a changed student (b is unchanged: skipped)")
+        XCTAssertEqual(restarted.skipped.map(\.name), ["b"])
         let forced = launch(.init(force: true))
         XCTAssertEqual(forced.members.count, 2, "--force starts both over")
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("a/done.json").path))
@@ -196,6 +199,11 @@ final class StudentGroupTests: XCTestCase {
         let launch = StudentLaunch(students: list + [diverging], cache: Self.caches.train, dev: nil, teacher: teacher,
                                    folder: { root.appendingPathComponent($0.name) }, options: .init(), logger: logger)
         XCTAssertEqual(launch.rejected.map(\.name), ["a", "b"])
+        XCTAssertTrue("\(launch.rejected[0].error)".contains("teacher layer") || "\(launch.rejected[0].error)".contains("3"), "\(launch.rejected[0].error)")
+        // Another teacher folder than the cache's: refused by its weights' hash.
+        let other = StudentLaunch(students: [list[2]], cache: Self.caches.train, dev: nil, teacher: TrainFixtures.teacher("mlm"),
+                                  folder: { root.appendingPathComponent("other-" + $0.name) }, options: .init(), logger: logger)
+        XCTAssertTrue("\(other.rejected.first?.error as Any)".contains("is not the teacher"), "\(other.rejected)")
         XCTAssertTrue("\(launch.rejected[1].error)".contains("equal widths"), "\(launch.rejected[1].error)")
         let outcomes = try StudentGroup(members: launch.members, threads: 2).run(schedule: .concurrent)
         XCTAssertEqual(outcomes.map(\.name), ["c", "diverges"])

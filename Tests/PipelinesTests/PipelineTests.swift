@@ -141,4 +141,21 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: runner.folder.appendingPathComponent("students/kd-s0/final/model.safetensors")), weights)
         XCTAssertLessThan(again.stages.first { $0.name == "students" }!.seconds, 2, "finished students are skipped")
     }
+
+    /// Every shipped pipeline loads and expands as documented.
+    func testShippedPipelinesLoad() throws {
+        let folder = packageRoot.appendingPathComponent("pipelines")
+        func load(_ name: String) throws -> Pipeline { try Pipeline.load(folder.appendingPathComponent(name), results: self.folder) }
+        let demo = try load("demo.yaml")
+        XCTAssertEqual(demo.students.map(\.named.name), ["kd-lower", "kd-upper", "hidden-lower", "hidden-upper", "attention-lower", "attention-upper"])
+        XCTAssertTrue(demo.students.allSatisfy { $0.named.spec.student.layers == 3 })
+        let study = try load("seed-study.yaml")
+        XCTAssertEqual(study.students.count, 45)
+        XCTAssertEqual(Set(study.students.map(\.group)).count, 15)
+        XCTAssertEqual(study.students.filter { $0.named.spec.objectives[.ted] != nil }.count, 9)
+        let agnostic = try load("seed-study-agnostic.yaml")
+        XCTAssertEqual(agnostic.setting, .taskAgnostic)
+        XCTAssertNotNil(agnostic.studentFinetune)
+        XCTAssertEqual(agnostic.students.count, 9)
+    }
 }
