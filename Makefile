@@ -16,7 +16,7 @@ PY_PACKAGES := numpy safetensors h5py hdf5plugin jsonschema
 PY_TORCH    := torch==2.13.0+cpu
 PY_REFERENCE := transformers tokenizers
 
-.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train bench-many check-real data data-study fixtures clean
+.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train bench-many check-real data data-study fixtures fuzz clean
 
 ## setup: system libraries (idempotent; skips apt when everything is present)
 setup:
@@ -117,8 +117,28 @@ check-real: setup setup-python plugin models data
 	DISTILLERY_REAL_DATA=$(CURDIR)/data/rotten-tomatoes DISTILLERY_MINILM=$(CURDIR)/$(MINILM) \
 	  swift test $(SWIFT_FLAGS) --filter RealDataTests
 
+## fuzz: libFuzzer (with AddressSanitizer) on the parsers of untrusted files, FUZZ_SECONDS each (not part of `make test`)
+# Targets: safetensors files, dataset rows (JSON Lines, TSV, CSV), cache/train/student-list YAML.
+# SwiftPM links an executable with `--defsym main=<target>_main`, which gold rejects next to
+# libFuzzer's own main, so the fuzz build links with lld (a toolset file); each target starts
+# libFuzzer through LLVMFuzzerRunDriver. New inputs go to build/fuzz/<target>/, a crash or
+# timeout to build/fuzz/<target>-crash-… (or -timeout-…, -oom-…) and fails the target.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := FuzzSafeTensors FuzzDatasets FuzzSpecs
+FUZZ_FLAGS   := -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+fuzz: setup
+	@mkdir -p build/fuzz
+	@echo '{"schemaVersion": "1.0", "linker": {"path": "'"$$(dirname "$$(readlink -f "$$(command -v swiftc)")")/ld.lld"'"}}' > build/fuzz/toolset.json
+	@set -o pipefail; for t in $(FUZZ_TARGETS); do \
+	  swift build -c release --scratch-path .build-fuzz --toolset build/fuzz/toolset.json \
+	    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING --product $$t || exit 1; \
+	  mkdir -p build/fuzz/$$t; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan.supp .build-fuzz/release/$$t build/fuzz/$$t Fuzz/corpus/$$t $(FUZZ_FLAGS) -artifact_prefix=build/fuzz/$$t- 2>&1 | tail -n 40 || exit 1; \
+	done
+
 ## bench: every benchmark
 bench: bench-teacher bench-cache bench-train bench-many
 
 clean:
-	rm -rf .build build .test.log
+	rm -rf .build .build-fuzz build .test.log

@@ -76,5 +76,10 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["TestSupport", "Reports"]),
         .testTarget(name: "PipelinesTests", dependencies: ["TestSupport", "Pipelines", "Distillation", "TeacherCache", "Bert", "Reports"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Distillery", "SafeTensors", "TeacherCache", "HDF5"]),
+        // libFuzzer targets for the parsers of untrusted files (`make fuzz`; a plain build makes stubs).
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
+        .executableTarget(name: "FuzzSafeTensors", dependencies: ["FuzzSupport", "SafeTensors"], path: "Fuzz/FuzzSafeTensors"),
+        .executableTarget(name: "FuzzDatasets", dependencies: ["FuzzSupport", "Datasets"], path: "Fuzz/FuzzDatasets"),
+        .executableTarget(name: "FuzzSpecs", dependencies: ["FuzzSupport", "TeacherCache", "Distillation"], path: "Fuzz/FuzzSpecs"),
     ]
 )

@@ -18,6 +18,12 @@ final class DevEvaluator {
         guard cache.provenance.teacher.weightsSHA256 == train.teacher.weightsSHA256 else {
             throw DistillationError.incompatible("dev cache \(url.path) was built by another teacher (\(cache.provenance.teacher.path)) than the training cache (\(train.teacher.path))")
         }
+        // Labels are stored as indices into each cache's own label map: the same names in the same
+        // order, or the dev metrics would compare different classes (a dev file changed after the
+        // training cache was built, say).
+        if let trainNames = trainer.cache.labelNames, let devNames = cache.labelNames, trainNames != devNames {
+            throw DistillationError.incompatible("dev cache \(url.path) has labels \(devNames), the training cache \(trainer.cache.url.path) \(trainNames); rebuild the dev cache from data with the same classes")
+        }
         guard cache.spec.maxLength <= trainer.cache.spec.maxLength else {
             throw DistillationError.incompatible("dev cache \(url.path) has max length \(cache.spec.maxLength), longer than the training cache's \(trainer.cache.spec.maxLength)")
         }

@@ -259,7 +259,10 @@ public final class StudentTrainer {
         let spec = plan.spec
         let clock = Date()
         let rate = schedule.rate(at: stepIndex)
-        let (losses, norm) = try step(sequences, index: stepIndex, learningRate: rate)
+        let losses: ObjectiveLosses, norm: Double
+        do { (losses, norm) = try step(sequences, index: stepIndex, learningRate: rate) } catch DistillationError.nonFinite(let why) {
+            throw DistillationError.nonFinite(why + divergenceAdvice())
+        }
         computeSeconds += Date().timeIntervalSince(clock)
         history.append(losses.values)
         let tokens = sequences.reduce(0) { $0 + $1.length }
@@ -289,11 +292,28 @@ public final class StudentTrainer {
     }
 
     /// Writes a resumable checkpoint into the run folder (periodically, and when interrupted).
+    /// Weights that are no longer finite are never saved: the previous checkpoint stays.
     public func checkpoint() throws {
         guard let run else { return }
+        if let bad = segments.first(where: { s in !UnsafeBufferPointer(start: s.values, count: s.count).allSatisfy(\.isFinite) }) {
+            throw DistillationError.nonFinite("after update \(stepIndex): \(bad.name) holds NaN or infinity" + divergenceAdvice())
+        }
         let position = TrainingCheckpoint(runHash: runHash, step: stepIndex, epoch: epoch, batchInEpoch: batchInEpoch, bestScore: bestScore,
                                           metricsLines: run.metricsLines, evalLines: run.evalLines)
         try TrainingCheckpoint.save(position, segments: segments, optimizer: optimizer, in: run)
+    }
+
+    /// What a diverged run leaves and how to go on. The checkpoint continues only the run that
+    /// wrote it (its hash covers the learning rate), so `--resume` with another learning rate is
+    /// refused; the checkpoint stays for inspection and the logs up to it.
+    private func divergenceAdvice() -> String {
+        let retry = "retrain with --force and a lower --learning-rate (--resume continues only this same configuration, so it refuses another learning rate)"
+        guard let run, let folder = TrainingCheckpoint.latest(in: run),
+              let data = try? Data(contentsOf: folder.appendingPathComponent("state.json")),
+              let position = try? JSONDecoder().decode(TrainingCheckpoint.self, from: data) else {
+            return "; no checkpoint was written before it; \(retry)"
+        }
+        return "; the last checkpoint (update \(position.step), finite weights) is kept in \(folder.path); \(retry)"
     }
 
     private func evaluate() throws {

@@ -63,8 +63,22 @@ final class CacheWriter {
         guard FileManager.default.fileExists(atPath: partialURL.path) else {
             throw CacheError.io("nothing to resume: \(partialURL.path) does not exist")
         }
+        // Checked through a read-only open first, so that a refused resume leaves the file untouched
+        // (a writable open and close already rolls it back to its last commit).
+        let probe = try H5File.open(partialURL, recoveringFromCrash: true)
+        do { try Self.checkSameRun(try probe.root, spec: spec, provenance: provenance, shard: shard, partialURL: partialURL) } catch {
+            try? probe.close()
+            throw error
+        }
+        try probe.close()
         file = try H5File.open(partialURL, writable: true, recoveringFromCrash: true)
         let root = try file.root
+        sequences = Int(try root.int64Attribute(CacheLayout.committedSequencesAttribute))
+        try openLayoutForResume()
+    }
+
+    /// A partial file continues only with the spec, teacher and data it was started with.
+    private static func checkSameRun(_ root: H5Group, spec: CacheSpec, provenance: CacheProvenance, shard: CacheShard?, partialURL: URL) throws {
         let storedSpec = try CacheProvenance.decode(CacheSpec.self, from: root.stringAttribute(CacheLayout.specAttribute), what: "spec")
         guard storedSpec == spec else {
             throw CacheError.incompatible("\(partialURL.path) was started with another cache spec; resume with the same options")
@@ -75,15 +89,14 @@ final class CacheWriter {
             throw CacheError.incompatible("\(partialURL.path) was started with another teacher (weights or vocabulary differ)")
         }
         guard stored.datasets.map(\.sha256) == provenance.datasets.map(\.sha256) else {
-            throw CacheError.incompatible("\(partialURL.path) was started with other data (content hashes differ)")
+            let changed = zip(stored.datasets, provenance.datasets).first { $0.sha256 != $1.sha256 }.map { " (\($0.1.file) changed since)" } ?? ""
+            throw CacheError.incompatible("\(partialURL.path) was started with other data (content hashes differ\(changed)); resume with the same files, or delete it to start again")
         }
         let storedShard = try root.hasAttribute(CacheLayout.shardAttribute)
             ? try CacheProvenance.decode(CacheShard.self, from: root.stringAttribute(CacheLayout.shardAttribute), what: "shard") : nil
         guard storedShard == shard else {
             throw CacheError.incompatible("\(partialURL.path) was started as \(storedShard.map { "shard \($0.index)/\($0.count)" } ?? "a whole cache"); resume it with the same --shard")
         }
-        sequences = Int(try root.int64Attribute(CacheLayout.committedSequencesAttribute))
-        try openLayoutForResume()
     }
 
     // MARK: layout

@@ -14,7 +14,11 @@ final class FileLock {
         guard descriptor >= 0 else {
             throw CacheError.io("cannot create lock file \(url.path): \(String(cString: strerror(errno)))")
         }
-        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+        // The holder unlinks the lock file before unlocking it, so a lock won on a file that is
+        // no longer at the path (or was replaced) guards nothing: only the file at the path counts.
+        var held = stat(), current = stat()
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 || fstat(descriptor, &held) != 0 || stat(url.path, &current) != 0
+            || held.st_ino != current.st_ino || held.st_dev != current.st_dev {
             close(descriptor)
             descriptor = -1
             throw CacheError.io("another process is writing \(target.path) (lock \(url.path) is held)")
