@@ -34,3 +34,10 @@ public struct ClassificationMetrics: Codable, Equatable, Sendable {
         }
     }
 }
+
+/// The index of the largest of `classes` logits starting at `row · classes` (the first on ties).
+func argmax(_ logits: UnsafePointer<Float>, row: Int, classes: Int) -> Int {
+    var best = 0
+    for j in 1..<classes where logits[row * classes + j] > logits[row * classes + best] { best = j }
+    return best
+}

@@ -56,9 +56,7 @@ final class DevEvaluator {
                 let logits = graph.classifierLogits
                 for (b, s) in sequences.enumerated() {
                     guard let label = s.label else { continue }
-                    var best = 0
-                    for j in 1..<classes where logits[b * classes + j] > logits[b * classes + best] { best = j }
-                    predictions.append(best); gold.append(Int(label))
+                    predictions.append(argmax(UnsafePointer(logits), row: b, classes: classes)); gold.append(Int(label))
                 }
             } else if classes == 1 {
                 for (b, s) in sequences.enumerated() {

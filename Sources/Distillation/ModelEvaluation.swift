@@ -22,9 +22,7 @@ public enum ModelEvaluation {
             let logits = forward.classifierLogits
             for (b, sequence) in batch.enumerated() {
                 guard let label = sequence.label else { continue }
-                var best = 0
-                for j in 1..<classes where logits[b * classes + j] > logits[b * classes + best] { best = j }
-                predictions.append(best); gold.append(Int(label))
+                predictions.append(argmax(logits.baseAddress!, row: b, classes: classes)); gold.append(Int(label))
             }
         }
         guard !gold.isEmpty else { throw DistillationError.missingTargets("\(url.path) holds no gold labels to evaluate on") }

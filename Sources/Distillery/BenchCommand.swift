@@ -154,10 +154,7 @@ struct TrainBench: ParsableCommand {
         let folder = URL(fileURLWithPath: workDirectory)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let logger = Logger(label: "bench")
-        let headed = folder.appendingPathComponent("teacher-with-head")
-        if !FileManager.default.fileExists(atPath: headed.appendingPathComponent("model.safetensors").path) {
-            try Self.addClassifier(to: URL(fileURLWithPath: teacher), labels: 2, saveTo: headed)
-        }
+        let headed = try Self.teacherWithHead(teacher, in: folder)
         let cache = folder.appendingPathComponent("cache-\(seq).h5")
         if !FileManager.default.fileExists(atPath: cache.path) {
             var spec = CacheSpec()
@@ -209,6 +206,15 @@ struct TrainBench: ParsableCommand {
                      Double(usage.ru_maxrss) / 1024, median(rates), runs))
     }
 
+    /// `folder`/teacher-with-head: the teacher with a random two-class head (made once, then reused).
+    static func teacherWithHead(_ teacher: String, in folder: URL) throws -> URL {
+        let headed = folder.appendingPathComponent("teacher-with-head")
+        if !FileManager.default.fileExists(atPath: headed.appendingPathComponent("model.safetensors").path) {
+            try addClassifier(to: URL(fileURLWithPath: teacher), labels: 2, saveTo: headed)
+        }
+        return headed
+    }
+
     /// The teacher with a randomly initialised classification head, saved as a Hugging Face folder.
     static func addClassifier(to directory: URL, labels: Int, saveTo output: URL) throws {
         let headed = StudentFactory.model(try BertModel.load(directory: directory), withHeads: BertHeads(pooler: true, classifierLabels: labels),
@@ -242,10 +248,7 @@ struct ManyBench: ParsableCommand {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var logger = Logger(label: "bench")
         logger.logLevel = .warning
-        let headed = folder.appendingPathComponent("teacher-with-head")
-        if !FileManager.default.fileExists(atPath: headed.appendingPathComponent("model.safetensors").path) {
-            try TrainBench.addClassifier(to: URL(fileURLWithPath: teacher), labels: 2, saveTo: headed)
-        }
+        let headed = try TrainBench.teacherWithHead(teacher, in: folder)
         // Eight students: four objective sets × lower/upper initialisation.
         var students: [NamedStudent] = []
         let objectiveSets: [(String, [ObjectiveKind: Float])] = [
