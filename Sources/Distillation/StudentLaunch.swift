@@ -30,11 +30,17 @@ public struct StudentLaunch {
 
     public init(students: [NamedStudent], cache: URL, dev: URL?, teacher: URL?, folder: (NamedStudent) -> URL,
                 options: Options, logger: Logger) {
+        // One reader for every student's run hash (opening a cache reads its offsets).
+        let reader: CacheReader
+        do { reader = try CacheReader(url: cache) } catch {
+            rejected = students.map { ($0.name, error) }
+            return
+        }
         for student in students {
             do {
                 let url = folder(student)
                 let run = try RunFolder(url: url)
-                let hash = try StudentTrainer.runHash(spec: student.spec, cache: cache, online: options.online)
+                let hash = StudentTrainer.hash(spec: student.spec, cache: reader, online: options.online)
                 let changed = run.completedHash.map { $0 != hash } ?? TrainingCheckpoint.runHash(in: run).map { $0 != hash } ?? false
                 if !options.force, let finished = run.completedHash, !(changed && options.restartChanged) {
                     guard finished == hash else {

@@ -182,10 +182,6 @@ public final class StudentTrainer {
     /// SHA-256 over the spec (less the checkpoint interval, which does not change the result),
     /// the cache's provenance and spec (teacher weights, data files, what was cached), the TED
     /// filters file's bytes when there is one, and the mode.
-    public static func runHash(spec: TrainSpec, cache url: URL, online: Bool) throws -> String {
-        hash(spec: spec, cache: try CacheReader(url: url), online: online)
-    }
-
     static func hash(spec: TrainSpec, cache: CacheReader, online: Bool) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -86,8 +86,9 @@ struct TrainCommand: ParsableCommand {
             let base = try spec.map { try loadSpecNode(yaml: URL(fileURLWithPath: $0), key: "train", unreadable: DistillationError.io, invalid: DistillationError.invalidSpec) }
             var list = try students.map { try StudentList.load(list: URL(fileURLWithPath: $0), base: base) } ?? []
             list += studentFiles.isEmpty ? [] : try StudentList.load(files: studentFiles.map { URL(fileURLWithPath: $0) }, base: base)
-            named = try list.map { NamedStudent(name: $0.name, spec: try applyFlags(to: $0.spec)) }
-            guard Set(named.map(\.name)).count == named.count else { throw ValidationError("two students share a name; names become run folders under --out") }
+            // Names become run folders: unique across the list file and the spec files together.
+            named = try StudentList.checked(try list.map { NamedStudent(name: $0.name, spec: try applyFlags(to: $0.spec)) },
+                                            origin: ([students].compactMap { $0 } + studentFiles).joined(separator: ", "))
         } else {
             named = [NamedStudent(name: "student", spec: try resolvedSpec())]
         }

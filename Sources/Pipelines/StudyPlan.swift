@@ -3,6 +3,7 @@ import Datasets
 import Distillation
 import Foundation
 import Logging
+import Reports
 import TeacherCache
 import Tokenization
 
@@ -126,15 +127,8 @@ public struct StudyPlan {
     public func checkDisk(results: URL = URL(fileURLWithPath: "results")) throws {
         let needed = Int(Double(cacheBytes + checkpointBytes) * 1.1)
         if needed > availableBytes {
-            throw PipelineError.refused("the study needs about \(Self.bytes(needed)) on the disk of \(results.path) (caches \(Self.bytes(cacheBytes)), checkpoints \(Self.bytes(checkpointBytes))) but only \(Self.bytes(availableBytes)) are free")
+            throw PipelineError.refused("the study needs about \(Format.bytes(needed)) on the disk of \(results.path) (caches \(Format.bytes(cacheBytes)), checkpoints \(Format.bytes(checkpointBytes))) but only \(Format.bytes(availableBytes)) are free")
         }
-    }
-
-    static func bytes(_ n: Int) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(n), unit = 0
-        while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }
-        return String(format: unit == 0 ? "%.0f %@" : "%.1f %@", value, units[unit])
     }
 
     /// The plan as people read it.
@@ -148,7 +142,7 @@ public struct StudyPlan {
         lines.append("data: " + splits.map { "\($0.name) \($0.sequences) sequences (~\($0.tokens) tokens)" }.joined(separator: ", ") + ", max length \(cacheSpec.maxLength)")
         lines.append("cache (\(derivedCache ? "derived from the students" : "as given")): hidden \(list(cacheSpec.hiddenLayers)), attention \(list(cacheSpec.attentionLayers)), Q/K/V \(list(cacheSpec.relationLayers)), logits \(cacheSpec.logits.isEmpty ? "none" : cacheSpec.logits.map(\.rawValue).joined(separator: ","))")
         for (component, bytes) in bytesPerToken { lines.append(String(format: "  %@: %.0f B/token", component, bytes)) }
-        lines.append("disk: caches ~\(Self.bytes(cacheBytes)), checkpoints ~\(Self.bytes(checkpointBytes)), free \(Self.bytes(availableBytes))")
+        lines.append("disk: caches ~\(Format.bytes(cacheBytes)), checkpoints ~\(Format.bytes(checkpointBytes)), free \(Format.bytes(availableBytes))")
         lines.append("students (\(pipeline.students.count)):")
         for s in pipeline.students {
             let spec = s.named.spec

@@ -94,7 +94,7 @@ extension ResultsTable {
 }
 
 /// Numbers for people.
-enum Format {
+public enum Format {
     static func metric(_ x: Double) -> String { String(format: "%.4f", x) }
 
     /// 950 → "950", 22_713_216 → "22.7M", 350_000 → "350.0k".
@@ -115,7 +115,7 @@ enum Format {
     }
 
     /// 1536 → "1.5 KiB".
-    static func bytes(_ n: Int) -> String {
+    public static func bytes(_ n: Int) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(n), unit = 0
         while value >= 1024 && unit < units.count - 1 { value /= 1024; unit += 1 }

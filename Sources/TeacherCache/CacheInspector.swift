@@ -38,13 +38,8 @@ public struct CacheReport: Sendable {
 
     /// Reads the structure of `url` (complete or `.partial`) without decoding tensors.
     public static func read(_ url: URL) throws -> CacheReport {
-        let file: H5File
-        do { file = try H5File.open(url) } catch { throw CacheError.notACache("\(url.path): \(error)") }
+        let (file, root) = try CacheFile.open(url)
         defer { try? file.close() }
-        let root = try file.root
-        guard try root.hasAttribute(CacheLayout.schemaVersionAttribute) else {
-            throw CacheError.notACache("\(url.path) is an HDF5 file without the '\(CacheLayout.schemaVersionAttribute)' attribute")
-        }
         let spec = try CacheProvenance.decode(CacheSpec.self, from: root.stringAttribute(CacheLayout.specAttribute), what: "spec")
         let provenance = try CacheProvenance.decode(CacheProvenance.self, from: root.stringAttribute(CacheLayout.teacherAttribute), what: "teacher")
         let complete = try root.int64Attribute(CacheLayout.completeAttribute) == 1

@@ -67,19 +67,9 @@ public enum CacheMerger {
             if url.lastPathComponent.hasSuffix(".partial") {
                 throw CacheError.incomplete("\(url.path) is an unfinished shard; finish it with `distillery cache … --shard I/N --resume` first")
             }
-            guard manager.fileExists(atPath: url.path) else {
-                if manager.fileExists(atPath: CacheWriter.partialURL(for: url).path) {
-                    throw CacheError.incomplete("\(url.path) is still being written or was interrupted (\(url.lastPathComponent).partial exists; finish it with --resume)")
-                }
-                throw CacheError.io("no such shard file: \(url.path)")
-            }
-            let file: H5File
-            do { file = try H5File.open(url) } catch { throw CacheError.notACache("\(url.path): \(error)") }
+            guard manager.fileExists(atPath: url.path) else { throw CacheFile.missing(url, what: "shard file") }
+            let (file, root) = try CacheFile.open(url)
             defer { try? file.close() }
-            let root = try file.root
-            guard try root.hasAttribute(CacheLayout.schemaVersionAttribute) else {
-                throw CacheError.notACache("\(url.path) is an HDF5 file without the '\(CacheLayout.schemaVersionAttribute)' attribute")
-            }
             guard try root.int64Attribute(CacheLayout.completeAttribute) == 1 else {
                 throw CacheError.incomplete("\(url.path) is not marked complete (an interrupted shard); finish it with --resume")
             }

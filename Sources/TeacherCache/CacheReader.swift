@@ -69,17 +69,9 @@ public final class CacheReader {
 
     public init(url: URL) throws {
         self.url = url
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            if FileManager.default.fileExists(atPath: CacheWriter.partialURL(for: url).path) {
-                throw CacheError.incomplete("\(url.path) is still being written or was interrupted (\(CacheWriter.partialURL(for: url).lastPathComponent) exists; finish it with --resume)")
-            }
-            throw CacheError.io("no such cache: \(url.path)")
-        }
-        do { file = try H5File.open(url) } catch { throw CacheError.notACache("\(url.path): \(error)") }
-        let root = try file.root
-        guard try root.hasAttribute(CacheLayout.schemaVersionAttribute) else {
-            throw CacheError.notACache("\(url.path) is an HDF5 file without the '\(CacheLayout.schemaVersionAttribute)' attribute")
-        }
+        guard FileManager.default.fileExists(atPath: url.path) else { throw CacheFile.missing(url, what: "cache") }
+        let root: H5Group
+        (file, root) = try CacheFile.open(url)
         let version = try root.int64Attribute(CacheLayout.schemaVersionAttribute)
         guard version <= CacheLayout.schemaVersion else {
             throw CacheError.incompatible("\(url.path) has cache schema version \(version); this Distillery reads up to \(CacheLayout.schemaVersion) (upgrade Distillery)")
