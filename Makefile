@@ -16,13 +16,18 @@ PY_PACKAGES := numpy safetensors h5py hdf5plugin jsonschema
 PY_TORCH    := torch==2.13.0+cpu
 PY_REFERENCE := transformers tokenizers
 
-.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train bench-many check-real data data-study fixtures fuzz clean
+.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train bench-many check-real data data-study fixtures fuzz check-slurm clean
 
-## setup: system libraries (idempotent; skips apt when everything is present)
-setup:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs the Debian packages given that are missing (skips apt when all are present).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+endef
+
+## setup: system libraries (idempotent)
+setup:
+	$(call apt_install,$(APT_PACKAGES))
 
 ## setup-python: Python packages for the reference checks (best effort: tests skip with a reason without them)
 setup-python:
@@ -118,13 +123,14 @@ check-real: setup setup-python plugin models data
 	  swift test $(SWIFT_FLAGS) --filter RealDataTests
 
 ## fuzz: libFuzzer (with AddressSanitizer) on the parsers of untrusted files, FUZZ_SECONDS each (not part of `make test`)
-# Targets: safetensors files, dataset rows (JSON Lines, TSV, CSV), cache/train/student-list YAML.
+# Targets: safetensors files, dataset rows (JSON Lines, TSV, CSV), cache/train/student-list YAML,
+# pipeline files (schema validation, decoding, grid expansion).
 # SwiftPM links an executable with `--defsym main=<target>_main`, which gold rejects next to
 # libFuzzer's own main, so the fuzz build links with lld (a toolset file); each target starts
 # libFuzzer through LLVMFuzzerRunDriver. New inputs go to build/fuzz/<target>/, a crash or
 # timeout to build/fuzz/<target>-crash-… (or -timeout-…, -oom-…) and fails the target.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := FuzzSafeTensors FuzzDatasets FuzzSpecs
+FUZZ_TARGETS := FuzzSafeTensors FuzzDatasets FuzzSpecs FuzzPipelines
 FUZZ_FLAGS   := -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
 fuzz: setup
 	@mkdir -p build/fuzz
@@ -136,6 +142,13 @@ fuzz: setup
 	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan.supp .build-fuzz/release/$$t build/fuzz/$$t Fuzz/corpus/$$t $(FUZZ_FLAGS) -artifact_prefix=build/fuzz/$$t- 2>&1 | tail -n 40 || exit 1; \
 	done
+
+## check-slurm: pipelines/slurm/check.yaml through a one-node Slurm cluster started on this machine
+## (Debian's slurm-wlm and munge), then locally; results and weights must be identical (about 5 minutes)
+check-slurm: build models
+	$(call apt_install,slurm-wlm munge)
+	$(PYTHON) pipelines/data/rotten_tomatoes.py --out data --name rotten-tomatoes-slurm --train 256 --dev 96 --test 96
+	scripts/slurm/check.sh
 
 ## bench: every benchmark
 bench: bench-teacher bench-cache bench-train bench-many

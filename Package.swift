@@ -50,10 +50,10 @@ let package = Package(
                                                      "Datasets", "SafeTensors", "Hashing", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .target(name: "SchemaValidation", dependencies: ["Yams"]),
         .target(name: "Reports"),
-        .target(name: "Pipelines", dependencies: ["Distillation", "TeacherCache", "Bert", "Datasets", "Tokenization", "Reports",
+        .target(name: "Pipelines", dependencies: ["Distillation", "TeacherCache", "Bert", "Datasets", "Tokenization", "Reports", "Hashing",
                                                   "SchemaValidation", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .executableTarget(name: "Distillery", dependencies: [
-            "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Objectives", "Distillation", "Pipelines", "Kernels",
+            "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Objectives", "Distillation", "Pipelines", "Reports", "Kernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -74,12 +74,13 @@ let package = Package(
         .testTarget(name: "SchemaValidationTests", dependencies: ["TestSupport", "SchemaValidation", "Distillation", "TeacherCache", "Training", "Datasets"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["TestSupport", "Reports"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["TestSupport", "Pipelines", "Distillation", "TeacherCache", "Bert", "Reports"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["TestSupport", "Pipelines", "Distillation", "TeacherCache", "Bert", "Reports", "Hashing"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Distillery", "SafeTensors", "TeacherCache", "HDF5"]),
         // libFuzzer targets for the parsers of untrusted files (`make fuzz`; a plain build makes stubs).
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
         .executableTarget(name: "FuzzSafeTensors", dependencies: ["FuzzSupport", "SafeTensors"], path: "Fuzz/FuzzSafeTensors"),
         .executableTarget(name: "FuzzDatasets", dependencies: ["FuzzSupport", "Datasets"], path: "Fuzz/FuzzDatasets"),
         .executableTarget(name: "FuzzSpecs", dependencies: ["FuzzSupport", "TeacherCache", "Distillation"], path: "Fuzz/FuzzSpecs"),
+        .executableTarget(name: "FuzzPipelines", dependencies: ["FuzzSupport", "Pipelines"], path: "Fuzz/FuzzPipelines"),
     ]
 )

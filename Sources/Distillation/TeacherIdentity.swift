@@ -4,12 +4,9 @@ import TeacherCache
 
 /// Checks that a teacher folder given next to a cache is the teacher the cache was built with:
 /// students copy its layers and export its vocabulary, so another model or vocabulary would
-/// silently teach the wrong thing. Hashes are remembered per file (path, size, modification
-/// time), so a group of students hashes the teacher once.
+/// silently teach the wrong thing. Hashes are remembered per file (`RememberedHash`), so a group
+/// of students hashes the teacher once.
 enum TeacherIdentity {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var known: [String: String] = [:]
-
     static func check(_ folder: URL, is teacher: CacheProvenance.Teacher, cache: URL) throws {
         let vocabulary = try sha256(folder.appendingPathComponent("vocab.txt"))
         guard vocabulary == teacher.vocabularySHA256 else {
@@ -22,16 +19,8 @@ enum TeacherIdentity {
     }
 
     private static func sha256(_ file: URL) throws -> String {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: file.path)
-        let key = "\(file.standardizedFileURL.path)|\(attributes?[.size] ?? 0)|\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
-        lock.lock()
-        if let hash = known[key] { lock.unlock(); return hash }
-        lock.unlock()
-        let hash: String
-        do { hash = try ContentHash.file(at: file) } catch {
+        do { return try RememberedHash.file(at: file) } catch {
             throw DistillationError.io("cannot read \(file.path): \(error)")
         }
-        lock.lock(); known[key] = hash; lock.unlock()
-        return hash
     }
 }

@@ -3,6 +3,7 @@ import Distillation
 import Foundation
 import Logging
 import Pipelines
+import Reports
 
 /// `distillery plan FILE`: what a pipeline would run, its cache size and time, before running it.
 struct PlanCommand: ParsableCommand {
@@ -27,7 +28,7 @@ struct PlanCommand: ParsableCommand {
     }
 }
 
-/// `distillery run FILE`: the whole study.
+/// `distillery run FILE`: the whole study, here or on Slurm.
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -37,12 +38,42 @@ struct RunCommand: ParsableCommand {
         mean ± std over seeds), report.html (learning curves, scores against the teacher, cache \
         size per component), and the teacher, cache and students' run folders. Running the same \
         file again skips finished stages and students and resumes interrupted ones.
+
+        The study is a chain of jobs: teacher (when fine-tuned), cache (one task per shard, \
+        resources.shards), merge (shards, dev/test caches, TED filters), students (one task per \
+        group sharing a cache pass, at most resources.students_per_task each), report. \
+        --executor local (the default) runs them here in order; --executor slurm writes a batch \
+        script per job to results/<name>/slurm/ and submits them with sbatch as dependent jobs \
+        (job arrays for several tasks), asking for resources.cpus, memory_gb, time_minutes, \
+        partition and account. --stage S --task K runs one task, as the batch scripts do.
         """
     )
 
+    enum Executor: String, ExpressibleByArgument, CaseIterable { case local, slurm }
+
     @Argument(help: "A pipeline file (pipelines/*.yaml).") var file: String
     @Option(help: "Folder the results go to (default results/).") var results = "results"
+    @Option(help: "Where the jobs run: local (here, in order) or slurm (submitted with sbatch).") var executor: Executor = .local
+    @Option(help: "Run only this stage's task (teacher, cache, merge, students, report); what the Slurm scripts call.")
+    var stage: String?
+    @Option(help: "With --stage: the task number, from 1 (a shard of the cache stage, a group of the students stage).")
+    var task = 1
+    @Flag(help: "With --executor slurm: write the batch scripts and show the sbatch commands, submit nothing.")
+    var dryRun = false
+    @Flag(help: "With --executor slurm: wait for the jobs to end, then print the table (exit 1 if any job failed).")
+    var wait = false
+    @Option(help: "With --executor slurm: the distillery binary the jobs run (default: this one).")
+    var binary: String?
     @OptionGroup var threads: ThreadOptions
+
+    func validate() throws {
+        if let stage, StudyJobs.Stage(rawValue: stage) == nil {
+            throw ValidationError("--stage \(stage): expected one of \(StudyJobs.Stage.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if stage != nil && executor == .slurm { throw ValidationError("--stage runs one task here; it does not go with --executor slurm") }
+        if (dryRun || wait || binary != nil) && executor != .slurm { throw ValidationError("--dry-run, --wait and --binary go with --executor slurm") }
+        if task < 1 { throw ValidationError("--task counts from 1") }
+    }
 
     func run() throws {
         threads.apply()
@@ -51,11 +82,23 @@ struct RunCommand: ParsableCommand {
         logger.logLevel = .notice
         let resultsURL = URL(fileURLWithPath: results)
         let pipeline = try Pipeline.load(URL(fileURLWithPath: file), results: resultsURL)
+        if let stage = stage.flatMap(StudyJobs.Stage.init(rawValue:)) {
+            try runStage(pipeline, stage, logger: logger)
+            return
+        }
         let plan = try StudyPlan.make(pipeline, results: resultsURL, logger: logger)
         print(plan.description)
         try plan.checkDisk(results: resultsURL)
+        switch executor {
+        case .local: try runLocally(pipeline, logger: logger)
+        case .slurm: try submit(pipeline, logger: logger)
+        }
+    }
+
+    /// A progress bar per stage on the terminal.
+    func runner(_ pipeline: Pipeline, logger: Logger) -> (StudyRunner, () -> Void) {
         var bar: ProgressReporter?, stage = ""
-        let runner = StudyRunner(pipeline: pipeline, results: resultsURL, logger: logger) { p in
+        let runner = StudyRunner(pipeline: pipeline, results: URL(fileURLWithPath: results), logger: logger) { p in
             if p.stage != stage {
                 bar?.finish()
                 stage = p.stage
@@ -63,21 +106,69 @@ struct RunCommand: ParsableCommand {
             }
             bar?.update(done: p.done, total: p.total, rate: p.rate, unit: p.unit)
         }
+        return (runner, { bar?.finish() })
+    }
+
+    func runLocally(_ pipeline: Pipeline, logger: Logger) throws {
+        let (runner, finish) = runner(pipeline, logger: logger)
         do {
             let outcome = try runner.run()
-            bar?.finish()
-            print(try String(contentsOf: runner.folder.appendingPathComponent("results.md"), encoding: .utf8))
-            print("stages: " + outcome.stages.map { String(format: "%@ %.0f s", $0.name, $0.seconds) }.joined(separator: ", "))
-            print("report: \(runner.folder.appendingPathComponent("report.html").path)")
-            let failed = outcome.students.filter { $0.status.hasPrefix("failed") }
-            if !failed.isEmpty {
-                for s in failed { FileHandle.standardError.write(Data("error: \(s.name): \(s.status)\n".utf8)) }
-                throw ExitCode(1)
-            }
+            finish()
+            try printTable(runner.folder, stages: outcome.stages)
+            try failIfAnyFailed(outcome)
         } catch DistillationError.interrupted(let signal, let detail) {
-            bar?.finish()
+            finish()
             FileHandle.standardError.write(Data("interrupted: \(detail); run the same command again to continue\n".utf8))
             throw ExitCode(128 + signal)
+        }
+    }
+
+    func runStage(_ pipeline: Pipeline, _ stage: StudyJobs.Stage, logger: Logger) throws {
+        let (runner, finish) = runner(pipeline, logger: logger)
+        do {
+            let outcome = try runner.run(stage, task: task)
+            finish()
+            if let outcome {
+                try printTable(runner.folder, stages: outcome.stages)
+                try failIfAnyFailed(outcome)
+            }
+        } catch DistillationError.interrupted(let signal, let detail) {
+            finish()
+            FileHandle.standardError.write(Data("interrupted: \(detail); run the same task again to continue\n".utf8))
+            throw ExitCode(128 + signal)
+        }
+    }
+
+    func submit(_ pipeline: Pipeline, logger: Logger) throws {
+        let directory = FileManager.default.currentDirectoryPath
+        let binary = binary ?? CommandLine.arguments[0]
+        let absolute = binary.hasPrefix("/") ? binary : URL(fileURLWithPath: binary, relativeTo: URL(fileURLWithPath: directory, isDirectory: true)).standardizedFileURL.path
+        let executor = SlurmExecutor(pipeline: pipeline, options: .init(binary: absolute, directory: directory, pipelineFile: file, results: results))
+        let submitted = try executor.submit(dryRun: dryRun) { print($0) }
+        print("scripts and job logs: \(executor.folder.path)")
+        guard wait && !dryRun else { return }
+        let failed = try SlurmExecutor.wait(for: submitted) { print("slurm: \($0)") }
+        let folder = URL(fileURLWithPath: results).appendingPathComponent(pipeline.name)
+        if FileManager.default.fileExists(atPath: folder.appendingPathComponent("results.md").path), failed.allSatisfy({ !$0.hasPrefix("report") }) {
+            try printTable(folder, stages: [])
+        }
+        if !failed.isEmpty {
+            FileHandle.standardError.write(Data("error: jobs that did not complete: \(failed.joined(separator: ", ")); logs in \(executor.folder.path)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    func printTable(_ folder: URL, stages: [StageTiming]) throws {
+        print(try String(contentsOf: folder.appendingPathComponent("results.md"), encoding: .utf8))
+        if !stages.isEmpty { print("stages: " + stages.map { String(format: "%@ %.0f s", $0.name, $0.seconds) }.joined(separator: ", ")) }
+        print("report: \(folder.appendingPathComponent("report.html").path)")
+    }
+
+    func failIfAnyFailed(_ outcome: StudyResults) throws {
+        let failed = outcome.students.filter { $0.status.hasPrefix("failed") }
+        guard failed.isEmpty else {
+            for s in failed { FileHandle.standardError.write(Data("error: \(s.name): \(s.status)\n".utf8)) }
+            throw ExitCode(1)
         }
     }
 }

@@ -73,11 +73,22 @@ public struct Pipeline: Sendable {
         }
     }
 
+    /// How the study is cut into jobs (`StudyJobs`) and what each job asks a scheduler for.
     public struct Resources: Codable, Sendable {
+        /// CPUs, memory and time limit per job (Slurm: --cpus-per-task, --mem, --time).
         public var cpus: Int?
-        public var memoryGB: Int?
+        public var memoryGB: Double?
         public var timeMinutes: Int?
-        enum CodingKeys: String, CodingKey { case cpus, memoryGB = "memory_gb", timeMinutes = "time_minutes" }
+        /// Slurm partition and account, passed on when given.
+        public var partition: String?
+        public var account: String?
+        /// Training-split shards cached side by side (default 1), then merged.
+        public var shards: Int?
+        /// Most students per students task (default: every student sharing a cache pass).
+        public var studentsPerTask: Int?
+        enum CodingKeys: String, CodingKey {
+            case cpus, memoryGB = "memory_gb", timeMinutes = "time_minutes", partition, account, shards, studentsPerTask = "students_per_task"
+        }
     }
 
     /// One student of the study, with what the results table shows about it.

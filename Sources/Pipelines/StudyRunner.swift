@@ -2,16 +2,19 @@ import Bert
 import Datasets
 import Distillation
 import Foundation
+import Hashing
 import Logging
 import Reports
 import TeacherCache
 
-/// Runs a pipeline end to end into `results/<name>/`: the teacher (fine-tuned when asked), the
-/// caches (once), TED filters when a student needs them, every student in shared passes over the
-/// cache, the task-agnostic students' fine-tunes, evaluation of the best checkpoints on dev and
-/// test, and the results table and report. Every stage skips work a previous run finished and
-/// resumes work it left half done, so running the same file again after a crash or Ctrl-C
-/// continues where it stopped.
+/// Runs a pipeline into `results/<name>/`, one stage task at a time (`StudyJobs`): the teacher
+/// (fine-tuned when asked), the training cache (in shards when asked), the merge with dev and
+/// test caches and TED filters, the students in shared passes over the cache (task-agnostic ones
+/// then fine-tuned), and the report: evaluation of the best checkpoints on dev and test, the
+/// results table and report. `run()` is the local executor; a Slurm job runs one task with
+/// `run(_:task:)`. Every stage skips work a previous run finished (checked by content hashes of
+/// its inputs and settings) and resumes work it left half done, so running the same file again
+/// after a crash or Ctrl-C continues where it stopped.
 public final class StudyRunner {
     /// One line per stage for people: what runs, how far it is, how fast.
     public struct Progress: Sendable {
@@ -23,14 +26,17 @@ public final class StudyRunner {
 
     public let pipeline: Pipeline
     public let folder: URL
+    public let jobs: StudyJobs
+    let ledger: StudyLedger
     let logger: Logger
     let progress: (Progress) -> Void
-    var stages: [StageTiming] = []
 
     public init(pipeline: Pipeline, results: URL = URL(fileURLWithPath: "results"), logger: Logger,
                 progress: @escaping (Progress) -> Void = { _ in }) {
         self.pipeline = pipeline
         self.folder = results.appendingPathComponent(pipeline.name)
+        self.jobs = StudyJobs(pipeline)
+        self.ledger = StudyLedger(folder: folder)
         self.logger = logger
         self.progress = progress
     }
@@ -40,69 +46,36 @@ public final class StudyRunner {
     var studentsFolder: URL { folder.appendingPathComponent("students") }
     public var tedFilters: URL { folder.appendingPathComponent("ted-filters.safetensors") }
 
-    func timed<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
-        let start = Date()
-        defer { stages.append(StageTiming(name: stage, seconds: Date().timeIntervalSince(start))) }
-        logger.info("\(pipeline.name): \(stage)")
-        return try body()
-    }
-
     func data(_ path: String?) -> URL? { path.map { URL(fileURLWithPath: $0) } }
 
-    /// The study, start to finish; returns what the report shows.
+    /// The local executor: every task of every job in order, in this process; returns what the report shows.
     public func run() throws -> StudyResults {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let teacher = try timed("teacher") { try prepareTeacher() }
-        let labelled = pipeline.setting == .taskSpecific
-        let config = try BertConfig.load(from: teacher.appendingPathComponent("config.json"))
-        let spec = try pipeline.cache ?? CachePlanner.derive(for: pipeline.students.map(\.named), teacher: config, labelled: labelled,
-                                                            maxLength: pipeline.data.maxLength)
-        let caches = try timed("cache") { try buildCaches(teacher: teacher, spec: spec, labelled: labelled) }
-        let tedLayers = try CachePlanner.tedLayers(for: pipeline.students.map(\.named), teacherLayers: config.numHiddenLayers)
-        if !tedLayers.isEmpty { try timed("TED filters") { try trainTedFilters(layers: tedLayers, caches: caches) } }
-        let (outcomes, skipped) = try timed("students") { try trainStudents(teacher: teacher, caches: caches) }
-        var models: [String: URL] = [:]
-        for student in pipeline.students {
-            let run = studentsFolder.appendingPathComponent(student.named.name)
-            let best = run.appendingPathComponent("best"), final = run.appendingPathComponent("final")
-            models[student.named.name] = FileManager.default.fileExists(atPath: best.path) ? best : final
+        ledger.clearTimings()
+        var results: StudyResults?
+        for job in jobs.jobs {
+            for task in 1...job.tasks { results = try run(job.stage, task: task) ?? results }
         }
-        if let settings = pipeline.studentFinetune {
-            try timed("student fine-tune") {
-                for student in pipeline.students where outcomes[student.named.name] == nil {
-                    let name = student.named.name
-                    models[name] = try finetune(from: models[name]!, settings: settings, into: studentsFolder.appendingPathComponent(name).appendingPathComponent("finetuned"))
-                }
-            }
+        return results!
+    }
+
+    /// One task of one stage, as a Slurm job runs it; the report stage returns the results.
+    @discardableResult
+    public func run(_ stage: StudyJobs.Stage, task: Int = 1) throws -> StudyResults? {
+        try jobs.check(stage, task: task)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let start = Date()
+        let count = jobs.job(stage)!.tasks
+        logger.info("\(pipeline.name): \(stage.rawValue)\(count > 1 ? " \(task)/\(count)" : "")")
+        switch stage {
+        case .teacher: _ = try teacher(fineTune: true)
+        case .cache: try cacheShard(task)
+        case .merge: try mergeCaches()
+        case .students: try trainStudents(task: task)
+        case .report: return try report(started: start)
         }
-        let evaluation = try timed("evaluate") { try evaluationCaches(teacher: teacher, caches: caches) }
-        // Scores of the teacher and of every student's best checkpoint follow.
-        let teacherModel = try BertModel.load(directory: teacher)
-        var results = StudyResults(name: pipeline.name,
-                                   teacher: TeacherResult(name: "teacher", path: teacher.path, parameters: teacherModel.layout.count,
-                                                          size: "\(config.numHiddenLayers)×\(config.hiddenSize)",
-                                                          dev: try metrics(teacher, evaluation.dev), test: try metrics(teacher, evaluation.test)),
-                                   students: [], cacheComponents: try cacheComponents(caches.train), stages: [])
-        for student in pipeline.students {
-            let name = student.named.name, spec = student.named.spec
-            var result = try StudentResult(name: name, group: student.group, seed: spec.seed,
-                                           objectives: student.objectivesLabel + " (" + Pipeline.describe(spec.objectives) + ")",
-                                           initialization: spec.student.initialization.description, mapping: Self.mapping(spec),
-                                           size: "\(spec.student.layers)×\(spec.student.hiddenSize ?? config.hiddenSize)",
-                                           runFolder: studentsFolder.appendingPathComponent(name))
-            if let failure = outcomes[name] {
-                result.status = "failed: \(failure)"
-            } else if let model = models[name], FileManager.default.fileExists(atPath: model.path) {
-                if skipped.contains(name) { result.status = "skipped (already trained)" }
-                result.parameters = try BertModel.load(directory: model).layout.count
-                result.dev = try metrics(model, evaluation.dev)
-                result.test = try metrics(model, evaluation.test)
-            }
-            results.students.append(result)
-        }
-        results.stages = stages
-        try write(results)
-        return results
+        try ledger.record(stage: stage, task: task, seconds: Date().timeIntervalSince(start))
+        return nil
     }
 
     static func mapping(_ spec: TrainSpec) -> String {
@@ -117,7 +90,9 @@ public final class StudyRunner {
 
     // MARK: stages
 
-    func prepareTeacher() throws -> URL {
+    /// The teacher's folder. A pipeline's fine-tune runs only in the teacher stage (`fineTune`);
+    /// later stages require it finished with the current settings and data.
+    func teacher(fineTune: Bool) throws -> URL {
         switch pipeline.teacher {
         case .folder(let url):
             guard FileManager.default.fileExists(atPath: url.appendingPathComponent("model.safetensors").path) else {
@@ -125,17 +100,50 @@ public final class StudyRunner {
             }
             return url
         case .finetune(let settings):
-            return try finetune(from: URL(fileURLWithPath: settings.from!), settings: settings, into: teacherFolder)
+            let from = URL(fileURLWithPath: settings.from!)
+            if fineTune { return try finetune(from: from, settings: settings, into: teacherFolder) }
+            guard let model = try finishedFinetune(from: from, settings: settings, in: teacherFolder) else {
+                throw PipelineError.refused("\(teacherFolder.path): the teacher is not fine-tuned with this pipeline's settings and data yet; run the teacher stage first")
+            }
+            return model
         }
     }
 
-    /// A fine-tune (the teacher's, or a task-agnostic student's), skipped when its run folder finished.
-    func finetune(from model: URL, settings: Pipeline.FinetuneSettings, into output: URL) throws -> URL {
+    /// What a fine-tune depends on: the model's weights and vocabulary, the data, the settings.
+    func finetuneKey(from model: URL, settings: Pipeline.FinetuneSettings) throws -> String {
+        let data = pipeline.data
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let spec = try encoder.encode(settings.spec)
+        return try StudyLedger.key(files: [model.appendingPathComponent("model.safetensors"), model.appendingPathComponent("vocab.txt"),
+                                           URL(fileURLWithPath: data.train)] + [self.data(data.dev)].compactMap { $0 },
+                                   settings: [String(decoding: spec, as: UTF8.self), "max_length \(settings.maxLength ?? data.maxLength)",
+                                              "fields \(data.textField) \(data.pairField ?? "-") \(data.labelField ?? "-") \(data.format?.rawValue ?? "-")"])
+    }
+
+    /// The fine-tuned model in `output` when a run with these inputs finished there.
+    func finishedFinetune(from model: URL, settings: Pipeline.FinetuneSettings, in output: URL) throws -> URL? {
+        guard (try? RunFolder(url: output))?.completedHash != nil,
+              ledger.recordedKey(at: output.appendingPathComponent("study-key.json")) == (try finetuneKey(from: model, settings: settings)) else { return nil }
         let best = output.appendingPathComponent("best"), final = output.appendingPathComponent("final")
-        if (try? RunFolder(url: output))?.completedHash != nil {
+        return FileManager.default.fileExists(atPath: best.path) ? best : final
+    }
+
+    /// A fine-tune (the teacher's, or a task-agnostic student's): skipped when it finished with
+    /// the same inputs, resumed when it was interrupted, started over when its inputs changed.
+    func finetune(from model: URL, settings: Pipeline.FinetuneSettings, into output: URL) throws -> URL {
+        let key = try finetuneKey(from: model, settings: settings)
+        if let done = try finishedFinetune(from: model, settings: settings, in: output) {
             logger.info("\(output.path): already fine-tuned")
-            return FileManager.default.fileExists(atPath: best.path) ? best : final
+            return done
         }
+        let fm = FileManager.default
+        let keyFile = output.appendingPathComponent("study-key.json")
+        if fm.fileExists(atPath: output.path) && ledger.recordedKey(at: keyFile) != key {
+            logger.notice("\(output.path): the model, data or settings changed since it was fine-tuned; fine-tuning again")
+            do { try fm.removeItem(at: output) } catch { throw PipelineError.io("cannot remove \(output.path): \(error.localizedDescription)") }
+        }
+        try ledger.record(key: key, at: keyFile)
         let data = pipeline.data
         var request = FinetuneRequest(model: model, train: URL(fileURLWithPath: data.train), dev: self.data(data.dev),
                                       readOptions: data.readOptions(labelled: true), output: output)
@@ -148,39 +156,106 @@ public final class StudyRunner {
         return summary.model
     }
 
-    struct Caches { var train: URL, dev: URL?, test: URL? }
-
-    func buildCaches(teacher: URL, spec: CacheSpec, labelled: Bool) throws -> Caches {
-        try FileManager.default.createDirectory(at: cacheFolder, withIntermediateDirectories: true)
-        let train = try cache(teacher: teacher, data: URL(fileURLWithPath: pipeline.data.train), split: "train", spec: spec, labelled: labelled, labelMap: nil)
-        let classes = try CacheReader(url: train).labelNames.map(LabelMap.init(names:))
-        return Caches(train: train,
-                      dev: try data(pipeline.data.dev).map { try cache(teacher: teacher, data: $0, split: "dev", spec: spec, labelled: labelled, labelMap: classes) },
-                      test: try data(pipeline.data.test).map { try cache(teacher: teacher, data: $0, split: "test", spec: spec, labelled: labelled, labelMap: classes) })
+    /// The cache every student reads: the given one, or the union of what the students need.
+    func cacheSpec(teacher: URL) throws -> CacheSpec {
+        let config = try BertConfig.load(from: teacher.appendingPathComponent("config.json"))
+        return try pipeline.cache ?? CachePlanner.derive(for: pipeline.students.map(\.named), teacher: config,
+                                                        labelled: pipeline.setting == .taskSpecific, maxLength: pipeline.data.maxLength)
     }
 
-    /// One split's cache: kept when a complete cache of this teacher, data and spec is there,
-    /// resumed when an interrupted one is, built otherwise.
-    func cache(teacher: URL, data: URL, split: String, spec: CacheSpec, labelled: Bool, labelMap: LabelMap?, name: String? = nil) throws -> URL {
-        let output = cacheFolder.appendingPathComponent("\(name ?? split).h5")
+    struct Caches { var train: URL, dev: URL?, test: URL? }
+
+    var caches: Caches {
+        Caches(train: cacheFolder.appendingPathComponent("train.h5"),
+               dev: pipeline.data.dev.map { _ in cacheFolder.appendingPathComponent("dev.h5") },
+               test: pipeline.data.test.map { _ in cacheFolder.appendingPathComponent("test.h5") })
+    }
+
+    func shardName(_ index: Int) -> String { "train-shard-\(index)-of-\(jobs.shards)" }
+
+    /// The cache stage's task: the training split whole (one shard) or its `index`-th shard.
+    func cacheShard(_ index: Int) throws {
+        let teacher = try teacher(fineTune: false)
+        let shard = jobs.shards > 1 ? try ShardSelection(index: index, count: jobs.shards) : nil
+        _ = try cache(teacher: teacher, data: URL(fileURLWithPath: pipeline.data.train), name: shard.map { shardName($0.index) } ?? "train",
+                      spec: try cacheSpec(teacher: teacher), labelled: pipeline.setting == .taskSpecific, labelMap: nil, shard: shard)
+    }
+
+    /// The merge stage: the shards joined into train.h5, then dev and test cached with train's
+    /// classes, then TED filters trained when a student needs them.
+    func mergeCaches() throws {
+        let teacher = try teacher(fineTune: false), spec = try cacheSpec(teacher: teacher)
+        let labelled = pipeline.setting == .taskSpecific
+        let train = caches.train
+        if jobs.shards > 1 {
+            if try upToDate(train, spec: spec, teacher: teacher, data: URL(fileURLWithPath: pipeline.data.train)) {
+                logger.info("\(train.path): already merged")
+            } else {
+                let shards = (1...jobs.shards).map { cacheFolder.appendingPathComponent(shardName($0) + ".h5") }
+                for shard in shards where !(try upToDate(shard, spec: spec, teacher: teacher, data: URL(fileURLWithPath: pipeline.data.train))) {
+                    throw PipelineError.refused("\(shard.path): missing, unfinished or out of date; run the cache stage's task for it first")
+                }
+                let summary = try CacheMerger.merge(shards, into: train, overwrite: true)
+                logger.info("\(train.path): \(summary.shards.count) shards merged, \(summary.sequences) sequences")
+            }
+        }
+        let classes = try CacheReader(url: train).labelNames.map(LabelMap.init(names:))
+        for (split, path) in [("dev", pipeline.data.dev), ("test", pipeline.data.test)] {
+            guard let data = data(path) else { continue }
+            _ = try cache(teacher: teacher, data: data, name: split, spec: spec, labelled: labelled, labelMap: classes)
+        }
+        let config = try BertConfig.load(from: teacher.appendingPathComponent("config.json"))
+        let tedLayers = try CachePlanner.tedLayers(for: pipeline.students.map(\.named), teacherLayers: config.numHiddenLayers)
+        if !tedLayers.isEmpty { try trainTedFilters(layers: tedLayers, caches: caches) }
+    }
+
+    /// True when `url` is a complete cache of this spec, built by this teacher from this data.
+    func upToDate(_ url: URL, spec: CacheSpec, teacher: URL, data: URL) throws -> Bool {
+        guard let reader = try? CacheReader(url: url), reader.spec == spec else { return false }
+        let built = reader.provenance
+        let weights = try hash(teacher.appendingPathComponent("model.safetensors"))
+        let vocabulary = try hash(teacher.appendingPathComponent("vocab.txt"))
+        let dataset = try hash(data)
+        return built.teacher.weightsSHA256 == weights && built.teacher.vocabularySHA256 == vocabulary && built.datasets.map(\.sha256) == [dataset]
+    }
+
+    func hash(_ file: URL) throws -> String {
+        do { return try RememberedHash.file(at: file) } catch { throw PipelineError.io("cannot read \(file.path): \(error)") }
+    }
+
+    /// One split's cache (or shard of it): kept when a complete cache of this teacher, data and
+    /// spec is there, resumed when an interrupted one is, built afresh otherwise.
+    func cache(teacher: URL, data: URL, name: String, spec: CacheSpec, labelled: Bool, labelMap: LabelMap?,
+               shard: ShardSelection? = nil) throws -> URL {
+        let output = cacheFolder.appendingPathComponent("\(name).h5")
+        try FileManager.default.createDirectory(at: cacheFolder, withIntermediateDirectories: true)
         var options = pipeline.data.readOptions(labelled: labelled)
         options.labelMap = labelMap ?? options.labelMap
-        if let reader = try? CacheReader(url: output), reader.spec == spec {
+        if try upToDate(output, spec: spec, teacher: teacher, data: data) {
             logger.info("\(output.path): already cached")
             return output
         }
         var request = CacheRequest(teacher: teacher, data: [data], readOptions: options, spec: spec, output: output)
+        request.shard = shard
         let partial = FileManager.default.fileExists(atPath: output.path + ".partial")
         request.resume = partial
         request.overwrite = !partial
         let summary = try CacheBuilder.build(request, logger: logger) { p in
-            self.progress(Progress(stage: "cache \(name ?? split)", done: p.sequencesDone, total: p.sequencesTotal, rate: p.tokensPerSecond, unit: "tokens/s"))
+            self.progress(Progress(stage: "cache \(name)", done: p.sequencesDone, total: p.sequencesTotal, rate: p.tokensPerSecond, unit: "tokens/s"))
         }
         return summary.output
     }
 
+    /// TED's teacher filters, trained again when the training cache they learn from changed.
     func trainTedFilters(layers: [Int], caches: Caches) throws {
-        if FileManager.default.fileExists(atPath: tedFilters.path) { logger.info("\(tedFilters.path): already trained"); return }
+        let built = try CacheReader(url: caches.train).provenance
+        let key = try StudyLedger.key(files: [], settings: [built.teacher.weightsSHA256, built.datasets.map(\.sha256).joined(separator: " "),
+                                                            "layers \(layers)"])
+        let keyFile = folder.appendingPathComponent("ted-filters.key.json")
+        if FileManager.default.fileExists(atPath: tedFilters.path) && ledger.recordedKey(at: keyFile) == key {
+            logger.info("\(tedFilters.path): already trained")
+            return
+        }
         var spec = TeacherFilterSpec()
         spec.layers = layers
         let training = try TeacherFilterTraining(spec: spec, cache: caches.train, logger: logger)
@@ -188,31 +263,99 @@ public final class StudyRunner {
             self.progress(Progress(stage: "TED filters", done: step.step, total: step.totalSteps, rate: step.sequencesPerSecond, unit: "sequences/s"))
         }
         try training.save(to: tedFilters, summary: summary)
+        try ledger.record(key: key, at: keyFile)
     }
 
-    /// Every student, in shared passes; returns the failures by student name, and the students
-    /// a previous run finished.
-    func trainStudents(teacher: URL, caches: Caches) throws -> (failures: [String: String], skipped: Set<String>) {
-        let students = pipeline.students.map { s -> NamedStudent in
+    /// A students task: its students in shared passes over the cache, each one's outcome recorded
+    /// for the report; task-agnostic students that trained are then fine-tuned.
+    func trainStudents(task: Int) throws {
+        let teacher = try teacher(fineTune: false)
+        let names = Set(jobs.studentTasks[task - 1])
+        let students = pipeline.students.filter { names.contains($0.named.name) }.map { s -> NamedStudent in
             var named = s.named
             if named.spec.objectives[.ted] != nil && named.spec.tedFilters == nil { named.spec.tedFilters = tedFilters.path }
             return named
         }
         let launch = StudentLaunch(students: students, cache: caches.train, dev: caches.dev, teacher: teacher,
                                    folder: { self.studentsFolder.appendingPathComponent($0.name) }, options: .init(resume: true, restartChanged: true), logger: logger)
-        var failures: [String: String] = [:]
-        for (name, error) in launch.rejected { failures[name] = "\(error)"; logger.error("\(name): \(error)") }
-        for (name, _) in launch.skipped { logger.info("\(name): already trained") }
-        let skipped = Set(launch.skipped.map(\.name))
-        guard !launch.members.isEmpty else { return (failures, skipped) }
-        let group = StudentGroup(members: launch.members, logger: logger)
-        for outcome in try group.run(progress: { p in
-            self.progress(Progress(stage: "train \(launch.members.count) students", done: p.stepsDone, total: p.stepsTotal,
-                                   rate: p.tokensPerSecond, unit: "tokens/s"))
-        }) {
-            if let error = outcome.error { failures[outcome.name] = "\(error)" }
+        var succeeded: [String] = []
+        for (name, error) in launch.rejected {
+            logger.error("\(name): \(error)")
+            try ledger.record(student: name, .init(status: StudyLedger.failed, message: "\(error)"))
         }
-        return (failures, skipped)
+        for (name, _) in launch.skipped {
+            logger.info("\(name): already trained")
+            try ledger.record(student: name, .init(status: StudyLedger.skipped, message: nil))
+            succeeded.append(name)
+        }
+        if !launch.members.isEmpty {
+            let group = StudentGroup(members: launch.members, logger: logger)
+            for outcome in try group.run(progress: { p in
+                self.progress(Progress(stage: "train \(launch.members.count) students", done: p.stepsDone, total: p.stepsTotal,
+                                       rate: p.tokensPerSecond, unit: "tokens/s"))
+            }) {
+                if let error = outcome.error {
+                    try ledger.record(student: outcome.name, .init(status: StudyLedger.failed, message: "\(error)"))
+                } else {
+                    try ledger.record(student: outcome.name, .init(status: StudyLedger.trained, message: nil))
+                    succeeded.append(outcome.name)
+                }
+            }
+        }
+        if let settings = pipeline.studentFinetune {
+            for name in students.map(\.name) where succeeded.contains(name) {
+                let run = studentsFolder.appendingPathComponent(name)
+                _ = try finetune(from: trainedModel(run), settings: settings, into: run.appendingPathComponent("finetuned"))
+            }
+        }
+    }
+
+    /// A student's best checkpoint (by the dev score), or its final one when there was no dev set.
+    func trainedModel(_ run: URL) -> URL {
+        let best = run.appendingPathComponent("best")
+        return FileManager.default.fileExists(atPath: best.path) ? best : run.appendingPathComponent("final")
+    }
+
+    /// The report stage: every model scored on dev and test, the table and the report written.
+    func report(started: Date) throws -> StudyResults {
+        let teacher = try teacher(fineTune: false)
+        let config = try BertConfig.load(from: teacher.appendingPathComponent("config.json"))
+        let evaluation = try evaluationCaches(teacher: teacher, caches: caches)
+        let teacherModel = try BertModel.load(directory: teacher)
+        var results = StudyResults(name: pipeline.name,
+                                   teacher: TeacherResult(name: "teacher", path: teacher.path, parameters: teacherModel.layout.count,
+                                                          size: "\(config.numHiddenLayers)×\(config.hiddenSize)",
+                                                          dev: try metrics(teacher, evaluation.dev), test: try metrics(teacher, evaluation.test)),
+                                   students: [], cacheComponents: try cacheComponents(caches.train), stages: [])
+        for student in pipeline.students {
+            let name = student.named.name, spec = student.named.spec
+            let run = studentsFolder.appendingPathComponent(name)
+            var result = try StudentResult(name: name, group: student.group, seed: spec.seed,
+                                           objectives: student.objectivesLabel + " (" + Pipeline.describe(spec.objectives) + ")",
+                                           initialization: spec.student.initialization.description, mapping: Self.mapping(spec),
+                                           size: "\(spec.student.layers)×\(spec.student.hiddenSize ?? config.hiddenSize)",
+                                           runFolder: run)
+            let outcome = ledger.outcome(of: name)
+            var model = trainedModel(run)
+            if let settings = pipeline.studentFinetune {
+                model = try finishedFinetune(from: model, settings: settings, in: run.appendingPathComponent("finetuned")) ?? model
+            }
+            if outcome?.status == StudyLedger.failed {
+                result.status = "failed: \(outcome?.message ?? "")"
+            } else if (try? RunFolder(url: run))?.completedHash != nil, FileManager.default.fileExists(atPath: model.path) {
+                if outcome?.status == StudyLedger.skipped { result.status = "skipped (already trained)" }
+                result.parameters = try BertModel.load(directory: model).layout.count
+                result.dev = try metrics(model, evaluation.dev)
+                result.test = try metrics(model, evaluation.test)
+            } else {
+                result.status = "failed: not trained (its students task did not finish)"
+            }
+            results.students.append(result)
+        }
+        try ledger.record(stage: .report, task: 1, seconds: Date().timeIntervalSince(started))
+        results.stages = ledger.stageTimings()
+        try StudyReport.write(results, to: folder)
+        return results
     }
 
     /// Labelled caches to score models on: the study's own when they hold labels, else
@@ -222,10 +365,10 @@ public final class StudyRunner {
         if pipeline.setting == .taskSpecific { return (caches.dev, caches.test) }
         var inputs = CacheSpec()
         inputs.maxLength = pipeline.data.maxLength
-        let train = try cache(teacher: teacher, data: URL(fileURLWithPath: pipeline.data.train), split: "train", spec: inputs, labelled: true, labelMap: nil, name: "labels-train")
+        let train = try cache(teacher: teacher, data: URL(fileURLWithPath: pipeline.data.train), name: "labels-train", spec: inputs, labelled: true, labelMap: nil)
         let classes = try CacheReader(url: train).labelNames.map(LabelMap.init(names:))
-        return (try data(pipeline.data.dev).map { try cache(teacher: teacher, data: $0, split: "dev", spec: inputs, labelled: true, labelMap: classes, name: "labels-dev") },
-                try data(pipeline.data.test).map { try cache(teacher: teacher, data: $0, split: "test", spec: inputs, labelled: true, labelMap: classes, name: "labels-test") })
+        return (try data(pipeline.data.dev).map { try cache(teacher: teacher, data: $0, name: "labels-dev", spec: inputs, labelled: true, labelMap: classes) },
+                try data(pipeline.data.test).map { try cache(teacher: teacher, data: $0, name: "labels-test", spec: inputs, labelled: true, labelMap: classes) })
     }
 
     func metrics(_ model: URL, _ cache: URL?) throws -> [String: Double] {
@@ -239,9 +382,5 @@ public final class StudyRunner {
     func cacheComponents(_ url: URL) throws -> [CacheComponent] {
         let report = try CacheReport.read(url)
         return report.components.map { CacheComponent(name: $0.name, storedBytes: $0.storedBytes, bytesPerToken: Double($0.storedBytes) / Double(max(1, report.tokens))) }
-    }
-
-    func write(_ results: StudyResults) throws {
-        try StudyReport.write(results, to: folder)
     }
 }
