@@ -31,7 +31,8 @@ public struct StudyJobs: Sendable {
     /// Train shards cached by the `cache` job.
     public var shards: Int
     /// Student names per `students` task: students that share a cache pass (batch size and data
-    /// order) stay together, at most `resources.students_per_task` per task.
+    /// order) stay together, at most `resources.students_per_task` per task — by default as many
+    /// as fit in memory (`StudentMemory`).
     public var studentTasks: [[String]]
 
     public init(_ pipeline: Pipeline) {
@@ -42,7 +43,7 @@ public struct StudyJobs: Sendable {
             if passes[key] == nil { order.append(key) }
             passes[key, default: []].append(student.named.name)
         }
-        let perTask = pipeline.resources?.studentsPerTask ?? Int.max
+        let perTask = pipeline.resources?.studentsPerTask ?? StudentMemory.studentsPerTask(pipeline) ?? Int.max
         studentTasks = order.flatMap { key -> [[String]] in
             let names = passes[key]!
             return stride(from: 0, to: names.count, by: perTask).map { Array(names[$0..<min(names.count, $0 + perTask)]) }

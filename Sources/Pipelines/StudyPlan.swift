@@ -148,6 +148,9 @@ public struct StudyPlan {
             let spec = s.named.spec
             lines.append("  \(s.named.name): \(Pipeline.describe(spec.objectives)), init \(spec.student.initialization), \(spec.student.layers) layers, seed \(spec.seed), " + (spec.maxSteps > 0 ? "\(spec.maxSteps) updates" : "\(spec.epochs) epochs"))
         }
+        let jobs = StudyJobs(pipeline)
+        lines.append("jobs: " + jobs.jobs.map { "\($0.stage.rawValue)\($0.tasks > 1 ? " ×\($0.tasks)" : "")" }.joined(separator: " → ")
+                     + " (students per task: " + jobs.studentTasks.map { String($0.count) }.joined(separator: ", ") + ")")
         if teacherTokensPerSecond > 0 { lines.append(String(format: "teacher forward on this machine: %.0f tokens/s (measured on the sample)", teacherTokensPerSecond)) }
         let total = estimates.reduce(0) { $0 + $1.seconds }
         lines.append("estimated time: " + estimates.map { String(format: "%@ %.0f s", $0.stage, $0.seconds) }.joined(separator: ", ") + String(format: "; total ~%.0f min", total / 60))

@@ -1,3 +1,4 @@
+import Bert
 import Distillation
 import Foundation
 import Hashing
@@ -118,5 +119,47 @@ extension PipelineTests {
             XCTAssertEqual(try String(contentsOf: example, encoding: .utf8), script.text,
                            "\(example.path) is out of date: regenerate with DISTILLERY_WRITE_EXAMPLES=1 swift test --filter testSlurmScripts")
         }
+    }
+}
+
+/// Students per task by default: as many as fit in the memory a students task may use.
+final class StudentMemoryTests: XCTestCase {
+    func testStudentsTasksFitTheJobsMemory() throws {
+        let folder = try makeTemporaryDirectory("distillery-memory")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // all-MiniLM-L6-v2's shape; only its config is read.
+        let teacher = folder.appendingPathComponent("teacher")
+        try FileManager.default.createDirectory(at: teacher, withIntermediateDirectories: true)
+        try """
+        {"vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536,
+         "max_position_embeddings": 512, "type_vocab_size": 2, "layer_norm_eps": 1e-12, "hidden_act": "gelu"}
+        """.write(to: teacher.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        func pipeline(_ resources: String) throws -> Pipeline {
+            let url = folder.appendingPathComponent("study.yaml")
+            try """
+            name: memory
+            teacher: {path: \(teacher.path)}
+            data: {train: t.jsonl, label_field: label, max_length: 64}
+            training: {batch_size: 32, student: {layers: 3}}
+            grid:
+              objectives: {kd: {kd: 1}, hidden: {kd: 1, hidden_mse: 1}, attention: {kd: 1, attention_kl: 1}}
+              init: [lower, upper, uniform]
+              seeds: [0, 1, 2, 3, 4]
+            \(resources)
+            """.write(to: url, atomically: true, encoding: .utf8)
+            return try Pipeline.load(url, results: folder)
+        }
+        let study = try pipeline("resources: {memory_gb: 8}")
+        let config = try BertConfig.load(from: teacher.appendingPathComponent("config.json"))
+        let each = StudentMemory.bytes(study.students[0].named.spec, teacher: config, maxLength: 64)
+        // 17.4M parameters × 16 bytes + activations: about half a GiB, as measured.
+        XCTAssertEqual(Double(each) / Double(1 << 30), 0.47, accuracy: 0.05)
+        let jobs = StudyJobs(study)
+        let perTask = Int((8 * 0.8 - 1) * Double(1 << 30)) / each
+        XCTAssertEqual(jobs.studentTasks.map(\.count).max(), perTask)
+        XCTAssertEqual(jobs.studentTasks.flatMap { $0 }.count, 45)
+        XCTAssertEqual(jobs.studentTasks.count, (45 + perTask - 1) / perTask)
+        // An explicit students_per_task wins.
+        XCTAssertEqual(StudyJobs(try pipeline("resources: {memory_gb: 8, students_per_task: 20}")).studentTasks.map(\.count), [20, 20, 5])
     }
 }

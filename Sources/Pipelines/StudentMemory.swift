@@ -1,0 +1,38 @@
+import Bert
+import Distillation
+import Foundation
+
+/// How much memory a student holds while it trains, roughly, so that a students task never
+/// gathers more students than the machine (or the Slurm job) can hold: a first seed study of 45
+/// students in one pass was killed for memory at 24 GiB.
+enum StudentMemory {
+    /// Weights, gradients and two AdamW moments (16 bytes per parameter) plus activations kept
+    /// for the backward pass (~24 floats per token, width and layer, measured ≈ 0.5 GiB for a
+    /// 3-layer 384-wide student of a 30k-word model at 32 × 64 tokens).
+    static func bytes(_ spec: TrainSpec, teacher: BertConfig, maxLength: Int) -> Int {
+        guard let config = try? StudentFactory.config(for: spec.student, teacher: teacher) else { return 0 }
+        let parameters = BertLayout(config: config, heads: BertHeads(pooler: true, classifierLabels: 2)).count
+        let activations = 4 * spec.batchSize * maxLength * config.hiddenSize * 24 * config.numHiddenLayers
+        return 16 * parameters + activations
+    }
+
+    /// What a students task may hold: 80 % of the job's memory (`resources.memory_gb`), or 60 % of
+    /// this machine's, less 1 GiB for the cache reader and the teacher's targets.
+    static func budget(_ resources: Pipeline.Resources?) -> Int {
+        let total = resources?.memoryGB.map { Int($0 * 0.8 * Double(1 << 30)) } ?? Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.6)
+        return max(1 << 30, total - (1 << 30))
+    }
+
+    /// Most students per task that fit the budget (nil: no limit known, e.g. no teacher config yet).
+    static func studentsPerTask(_ pipeline: Pipeline) -> Int? {
+        let folder: String
+        switch pipeline.teacher {
+        case .folder(let url): folder = url.path
+        case .finetune(let settings): folder = settings.from!
+        }
+        guard let teacher = try? BertConfig.load(from: URL(fileURLWithPath: folder).appendingPathComponent("config.json")) else { return nil }
+        let largest = pipeline.students.map { bytes($0.named.spec, teacher: teacher, maxLength: pipeline.data.maxLength) }.max() ?? 0
+        guard largest > 0 else { return nil }
+        return max(1, budget(pipeline.resources) / largest)
+    }
+}
