@@ -83,14 +83,14 @@ struct RunCommand: ParsableCommand {
         let resultsURL = URL(fileURLWithPath: results)
         let pipeline = try Pipeline.load(URL(fileURLWithPath: file), results: resultsURL)
         if let stage = stage.flatMap(StudyJobs.Stage.init(rawValue:)) {
-            try runStage(pipeline, stage, logger: logger)
+            try runHere(pipeline, stage: stage, logger: logger)
             return
         }
         let plan = try StudyPlan.make(pipeline, results: resultsURL, logger: logger)
         print(plan.description)
         try plan.checkDisk(results: resultsURL)
         switch executor {
-        case .local: try runLocally(pipeline, logger: logger)
+        case .local: try runHere(pipeline, stage: nil, logger: logger)
         case .slurm: try submit(pipeline, logger: logger)
         }
     }
@@ -109,24 +109,11 @@ struct RunCommand: ParsableCommand {
         return (runner, { bar?.finish() })
     }
 
-    func runLocally(_ pipeline: Pipeline, logger: Logger) throws {
+    /// The whole study here (`stage` nil), or one task of one stage; prints the table when the report ran.
+    func runHere(_ pipeline: Pipeline, stage: StudyJobs.Stage?, logger: Logger) throws {
         let (runner, finish) = runner(pipeline, logger: logger)
         do {
-            let outcome = try runner.run()
-            finish()
-            try printTable(runner.folder, stages: outcome.stages)
-            try failIfAnyFailed(outcome)
-        } catch DistillationError.interrupted(let signal, let detail) {
-            finish()
-            FileHandle.standardError.write(Data("interrupted: \(detail); run the same command again to continue\n".utf8))
-            throw ExitCode(128 + signal)
-        }
-    }
-
-    func runStage(_ pipeline: Pipeline, _ stage: StudyJobs.Stage, logger: Logger) throws {
-        let (runner, finish) = runner(pipeline, logger: logger)
-        do {
-            let outcome = try runner.run(stage, task: task)
+            let outcome = try stage.map { try runner.run($0, task: task) } ?? runner.run()
             finish()
             if let outcome {
                 try printTable(runner.folder, stages: outcome.stages)
@@ -134,7 +121,7 @@ struct RunCommand: ParsableCommand {
             }
         } catch DistillationError.interrupted(let signal, let detail) {
             finish()
-            FileHandle.standardError.write(Data("interrupted: \(detail); run the same task again to continue\n".utf8))
+            FileHandle.standardError.write(Data("interrupted: \(detail); run the same \(stage == nil ? "command" : "task") again to continue\n".utf8))
             throw ExitCode(128 + signal)
         }
     }
