@@ -37,6 +37,7 @@ public enum CacheMerger {
         let file = try H5File.create(partial, overwrite: true)
         do {
             let summary = try write(parts, to: file, output: output)
+            if Self.killBeforeRename { _exit(137) }
             try file.close()
             if manager.fileExists(atPath: output.path) { try manager.removeItem(at: output) }
             try manager.moveItem(at: partial, to: output)
@@ -47,6 +48,10 @@ public enum CacheMerger {
             throw error
         }
     }
+
+    /// Fault injection for the kill test: the process dies like `kill -9` once every virtual
+    /// dataset is written, before the file is closed and renamed.
+    private static let killBeforeRename = ProcessInfo.processInfo.environment["DISTILLERY_FAULT_KILL_DURING_MERGE"] != nil
 
     // MARK: checks
 

@@ -101,6 +101,27 @@ final class CacheCommandTests: XCTestCase {
         XCTAssertTrue(verify.stdout.contains("FAULT /relations/layer_1 rows 0..<"), verify.stdout)
     }
 
+    /// Killed during `cache merge` (like kill -9, once the virtual datasets are written): no merged
+    /// file that looks complete, the shards byte for byte as before, and merging again succeeds.
+    func testKilledMergeLeavesTheShardsAndNoCompleteFile() throws {
+        let data = try data(rows: 20)
+        let shards = (1...2).map { folder.appendingPathComponent("part-\($0).h5") }
+        for (i, shard) in shards.enumerated() {
+            XCTAssertEqual(try CLI.run(cacheArguments(data, shard) + ["--shard", "\(i + 1)/2"]).status, 0)
+        }
+        let before = try shards.map { try Data(contentsOf: $0) }
+        let merged = folder.appendingPathComponent("merged.h5")
+        let arguments = ["cache", "merge"] + shards.map(\.path) + ["--out", merged.path]
+        let killed = try CLI.run(arguments, environment: ["DISTILLERY_FAULT_KILL_DURING_MERGE": "1"])
+        XCTAssertEqual(killed.status, 137)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: merged.path), "no complete-looking merged file after a crash")
+        XCTAssertEqual(try shards.map { try Data(contentsOf: $0) }, before, "the shards are untouched")
+        let again = try CLI.run(arguments)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try CLI.run(["verify", merged.path]).status, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: merged.path + ".partial"))
+    }
+
     /// Three `--shard I/3` runs merged with `cache merge` hold, dataset by dataset, what one run
     /// writes; inspect lists the shards, verify passes and later names a deleted shard.
     func testShardsMergedEqualOneRunAndAreInspectedAndVerified() throws {
