@@ -28,11 +28,15 @@ enum PipelineSchema {
         throw PipelineError.io("schemas/pipeline.schema.json not found (looked in \(candidates.map(\.path).joined(separator: ", "))); set DISTILLERY_SCHEMAS to the folder holding it")
     }
 
-    static func validate(_ url: URL) throws {
-        let schema: JSONSchema
-        do { schema = try JSONSchema(contentsOf: try location()) } catch let error as PipelineError { throw error } catch {
+    /// Read once per process: a study validates its file in every stage, the fuzzer thousands of times.
+    static let loaded = Result<JSONSchema, any Error> {
+        do { return try JSONSchema(contentsOf: try location()) } catch let error as PipelineError { throw error } catch {
             throw PipelineError.io("cannot read the pipeline schema: \(error)")
         }
+    }
+
+    static func validate(_ url: URL) throws {
+        let schema = try loaded.get()
         let violations: [SchemaViolation]
         do { violations = try schema.validate(contentsOf: url) } catch {
             throw PipelineError.invalid("\(url.path): \(error)")
