@@ -199,6 +199,9 @@ public final class StudyRunner {
                 logger.info("\(train.path): \(summary.shards.count) shards merged, \(summary.sequences) sequences")
             }
         }
+        guard try upToDate(train, spec: spec, teacher: teacher, data: URL(fileURLWithPath: pipeline.data.train)) else {
+            throw PipelineError.refused("\(train.path): missing, unfinished or out of date; run the cache stage first")
+        }
         let classes = try CacheReader(url: train).labelNames.map(LabelMap.init(names:))
         for (split, path) in [("dev", pipeline.data.dev), ("test", pipeline.data.test)] {
             guard let data = data(path) else { continue }

@@ -48,6 +48,7 @@ extension PipelineTests {
         let tasks = StudyRunner(pipeline: pipeline, results: folder.appendingPathComponent("tasks"), logger: logger)
         XCTAssertThrowsError(try tasks.run(.cache, task: 1)) { XCTAssertTrue("\($0)".contains("not fine-tuned"), "\($0)") }
         try tasks.run(.teacher)
+        XCTAssertThrowsError(try tasks.run(.merge)) { XCTAssertTrue("\($0)".contains("train-shard-1-of-2.h5"), "\($0)") }
         try tasks.run(.cache, task: 2)
         XCTAssertThrowsError(try tasks.run(.merge)) { XCTAssertTrue("\($0)".contains("train-shard-1-of-2.h5"), "\($0)") }
         try tasks.run(.cache, task: 1)
