@@ -6,13 +6,14 @@ import Foundation
 /// gathers more students than the machine (or the Slurm job) can hold: a first seed study of 45
 /// students in one pass was killed for memory at 24 GiB.
 enum StudentMemory {
-    /// Weights, gradients and two AdamW moments (16 bytes per parameter) plus activations kept
-    /// for the backward pass (~24 floats per token, width and layer, measured ≈ 0.5 GiB for a
-    /// 3-layer 384-wide student of a 30k-word model at 32 × 64 tokens).
+    /// Weights, gradients and two AdamW moments (16 bytes per parameter) plus activations, the
+    /// batch's teacher targets and work buffers (~40 floats per token, width and layer): 0.61 GiB
+    /// for a 3-layer 384-wide student of a 30k-word model at 32 × 64 tokens, where 15 such
+    /// students of the seed study measured 9.6 GiB resident together (0.64 GiB each).
     static func bytes(_ spec: TrainSpec, teacher: BertConfig, maxLength: Int) -> Int {
         guard let config = try? StudentFactory.config(for: spec.student, teacher: teacher) else { return 0 }
         let parameters = BertLayout(config: config, heads: BertHeads(pooler: true, classifierLabels: 2)).count
-        let activations = 4 * spec.batchSize * maxLength * config.hiddenSize * 24 * config.numHiddenLayers
+        let activations = 4 * spec.batchSize * maxLength * config.hiddenSize * 40 * config.numHiddenLayers
         return 16 * parameters + activations
     }
 

@@ -153,8 +153,8 @@ final class StudentMemoryTests: XCTestCase {
         let study = try pipeline("resources: {memory_gb: 8}")
         let config = try BertConfig.load(from: teacher.appendingPathComponent("config.json"))
         let each = StudentMemory.bytes(study.students[0].named.spec, teacher: config, maxLength: 64)
-        // 17.4M parameters × 16 bytes + activations: about half a GiB, as measured.
-        XCTAssertEqual(Double(each) / Double(1 << 30), 0.47, accuracy: 0.05)
+        // 17.4M parameters × 16 bytes + activations: about 0.6 GiB (0.64 GiB each measured for 15 together).
+        XCTAssertEqual(Double(each) / Double(1 << 30), 0.61, accuracy: 0.05)
         let jobs = StudyJobs(study)
         let perTask = Int((8 * 0.8 - 1) * Double(1 << 30)) / each
         XCTAssertEqual(jobs.studentTasks.map(\.count).max(), perTask)
