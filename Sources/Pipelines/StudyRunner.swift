@@ -293,8 +293,11 @@ public final class StudyRunner {
         }
         if !launch.members.isEmpty {
             let group = StudentGroup(members: launch.members, logger: logger)
+            // Each task its own progress line (a line's rate and ETA count from its first report).
+            let tasks = jobs.studentTasks.count
+            let label = "train \(launch.members.count) students" + (tasks > 1 ? " (task \(task)/\(tasks))" : "")
             for outcome in try group.run(progress: { p in
-                self.progress(Progress(stage: "train \(launch.members.count) students", done: p.stepsDone, total: p.stepsTotal,
+                self.progress(Progress(stage: label, done: p.stepsDone, total: p.stepsTotal,
                                        rate: p.tokensPerSecond, unit: "tokens/s"))
             }) {
                 if let error = outcome.error {
