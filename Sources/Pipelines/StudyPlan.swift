@@ -118,6 +118,17 @@ public struct StudyPlan {
         if let s = pipeline.studentFinetune {
             estimates.append(Estimate(stage: "fine-tune students", seconds: Double(pipeline.students.count) * 3 * trainTokens * Double(s.spec.epochs) * 0.5 / rate))
         }
+        // Scoring the teacher and every student on dev and test: a forward pass each, counted
+        // twice for loading the models and small batches (the seed study measured 650 s for 46
+        // models on 2,000 sentences where one forward each comes to about 330 s).
+        let evaluationTokens = allTokens - trainTokens
+        if evaluationTokens > 0 {
+            var seconds = evaluationTokens / rate
+            for student in pipeline.students {
+                seconds += evaluationTokens * cost(try StudentFactory.config(for: student.named.spec.student, teacher: config)) / cost(config) / rate
+            }
+            estimates.append(Estimate(stage: "evaluate", seconds: 2 * seconds))
+        }
         return StudyPlan(pipeline: pipeline, cacheSpec: spec, derivedCache: pipeline.cache == nil, splits: splits, bytesPerToken: bytesPerToken,
                          cacheBytes: cacheBytes, checkpointBytes: checkpointBytes, availableBytes: available,
                          teacherTokensPerSecond: teacherRate, estimates: estimates)

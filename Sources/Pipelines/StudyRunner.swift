@@ -123,7 +123,8 @@ public final class StudyRunner {
 
     /// The fine-tuned model in `output` when a run with these inputs finished there.
     func finishedFinetune(from model: URL, settings: Pipeline.FinetuneSettings, in output: URL) throws -> URL? {
-        guard (try? RunFolder(url: output))?.completedHash != nil,
+        // (RunFolder creates its folder: look first, so that a missing run does not look changed.)
+        guard FileManager.default.fileExists(atPath: output.path), (try? RunFolder(url: output))?.completedHash != nil,
               ledger.recordedKey(at: output.appendingPathComponent("study-key.json")) == (try finetuneKey(from: model, settings: settings)) else { return nil }
         let best = output.appendingPathComponent("best"), final = output.appendingPathComponent("final")
         return FileManager.default.fileExists(atPath: best.path) ? best : final
@@ -139,7 +140,8 @@ public final class StudyRunner {
         }
         let fm = FileManager.default
         let keyFile = output.appendingPathComponent("study-key.json")
-        if fm.fileExists(atPath: output.path) && ledger.recordedKey(at: keyFile) != key {
+        let started = !((try? fm.contentsOfDirectory(atPath: output.path))?.isEmpty ?? true)
+        if started && ledger.recordedKey(at: keyFile) != key {
             logger.notice("\(output.path): the model, data or settings changed since it was fine-tuned; fine-tuning again")
             do { try fm.removeItem(at: output) } catch { throw PipelineError.io("cannot remove \(output.path): \(error.localizedDescription)") }
         }
