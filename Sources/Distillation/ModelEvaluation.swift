@@ -10,6 +10,12 @@ public enum ModelEvaluation {
         do { model = try BertModel.load(directory: folder) } catch {
             throw DistillationError.io("cannot load the model to evaluate from \(folder.path): \(error)")
         }
+        return try classification(model: model, from: folder, cache: url, batchSize: batchSize)
+    }
+
+    /// The same for a model already loaded from `folder` (named in errors), so that a caller
+    /// scoring it on several caches loads it once.
+    public static func classification(model: BertModel, from folder: URL, cache url: URL, batchSize: Int = 64) throws -> ClassificationMetrics {
         let classes = model.heads.classifierLabels
         guard classes > 1 else { throw DistillationError.incompatible("\(folder.path) has no classification head to evaluate") }
         let cache = try CacheReader(url: url)

@@ -333,7 +333,8 @@ public final class StudyRunner {
         var results = StudyResults(name: pipeline.name,
                                    teacher: TeacherResult(name: "teacher", path: teacher.path, parameters: teacherModel.layout.count,
                                                           size: "\(config.numHiddenLayers)×\(config.hiddenSize)",
-                                                          dev: try metrics(teacher, evaluation.dev), test: try metrics(teacher, evaluation.test)),
+                                                          dev: try metrics(teacherModel, teacher, evaluation.dev),
+                                                          test: try metrics(teacherModel, teacher, evaluation.test)),
                                    students: [], cacheComponents: try cacheComponents(caches.train), stages: [])
         for student in pipeline.students {
             let name = student.named.name, spec = student.named.spec
@@ -352,9 +353,10 @@ public final class StudyRunner {
                 result.status = "failed: \(outcome?.message ?? "")"
             } else if (try? RunFolder(url: run))?.completedHash != nil, FileManager.default.fileExists(atPath: model.path) {
                 if outcome?.status == StudyLedger.skipped { result.status = "skipped (already trained)" }
-                result.parameters = try BertModel.load(directory: model).layout.count
-                result.dev = try metrics(model, evaluation.dev)
-                result.test = try metrics(model, evaluation.test)
+                let loaded = try BertModel.load(directory: model)
+                result.parameters = loaded.layout.count
+                result.dev = try metrics(loaded, model, evaluation.dev)
+                result.test = try metrics(loaded, model, evaluation.test)
             } else {
                 result.status = "failed: not trained (its students task did not finish)"
             }
@@ -379,9 +381,10 @@ public final class StudyRunner {
                 try data(pipeline.data.test).map { try cache(teacher: teacher, data: $0, name: "labels-test", spec: inputs, labelled: true, labelMap: classes) })
     }
 
-    func metrics(_ model: URL, _ cache: URL?) throws -> [String: Double] {
-        guard let cache, (try? BertModel.load(directory: model))?.heads.classifierLabels ?? 0 > 1 else { return [:] }
-        let m = try ModelEvaluation.classification(model: model, cache: cache)
+    /// Scores of a model (loaded once by the caller from `folder`) on a labelled cache; none without a classifier.
+    func metrics(_ model: BertModel, _ folder: URL, _ cache: URL?) throws -> [String: Double] {
+        guard let cache, model.heads.classifierLabels > 1 else { return [:] }
+        let m = try ModelEvaluation.classification(model: model, from: folder, cache: cache)
         var values = ["accuracy": m.accuracy, "macro_f1": m.macroF1]
         if let mcc = m.matthews { values["matthews"] = mcc }
         return values
