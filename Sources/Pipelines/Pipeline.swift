@@ -98,6 +98,13 @@ public struct Pipeline: Sendable {
         public var group: String
         /// The objective set's name in the grid, or the objectives themselves.
         public var objectivesLabel: String
+
+        /// The results table's objectives: "kd (ce=0.5, kd=0.5)" for a grid's named set, the
+        /// weights alone for an explicit student (whose label is the weights already).
+        public var objectivesColumn: String {
+            let weights = Pipeline.describe(named.spec.objectives)
+            return objectivesLabel == weights ? weights : "\(objectivesLabel) (\(weights))"
+        }
     }
 
     public var name: String

@@ -101,7 +101,7 @@ public final class StudyRunner {
             return url
         case .finetune(let settings):
             let from = URL(fileURLWithPath: settings.from!)
-            if fineTune { return try finetune(from: from, settings: settings, into: teacherFolder) }
+            if fineTune { return try finetune(from: from, settings: settings, into: teacherFolder, label: from.lastPathComponent) }
             guard let model = try finishedFinetune(from: from, settings: settings, in: teacherFolder) else {
                 throw PipelineError.refused("\(teacherFolder.path): the teacher is not fine-tuned with this pipeline's settings and data yet; run the teacher stage first")
             }
@@ -132,7 +132,8 @@ public final class StudyRunner {
 
     /// A fine-tune (the teacher's, or a task-agnostic student's): skipped when it finished with
     /// the same inputs, resumed when it was interrupted, started over when its inputs changed.
-    func finetune(from model: URL, settings: Pipeline.FinetuneSettings, into output: URL) throws -> URL {
+    /// `label` names it on its progress line (one line per model, so each has its own ETA).
+    func finetune(from model: URL, settings: Pipeline.FinetuneSettings, into output: URL, label: String) throws -> URL {
         let key = try finetuneKey(from: model, settings: settings)
         if let done = try finishedFinetune(from: model, settings: settings, in: output) {
             logger.info("\(output.path): already fine-tuned")
@@ -152,7 +153,7 @@ public final class StudyRunner {
         request.maxLength = settings.maxLength ?? data.maxLength
         request.spec = settings.spec
         let summary = try TeacherFinetuning.run(request, logger: logger) { report in
-            self.progress(Progress(stage: "fine-tune \(model.lastPathComponent)", done: report.step, total: report.totalSteps,
+            self.progress(Progress(stage: "fine-tune \(label)", done: report.step, total: report.totalSteps,
                                    rate: report.tokensPerSecond, unit: "tokens/s"))
         }
         return summary.model
@@ -313,7 +314,7 @@ public final class StudyRunner {
         if let settings = pipeline.studentFinetune {
             for name in students.map(\.name) where succeeded.contains(name) {
                 let run = studentsFolder.appendingPathComponent(name)
-                _ = try finetune(from: trainedModel(run), settings: settings, into: run.appendingPathComponent("finetuned"))
+                _ = try finetune(from: trainedModel(run), settings: settings, into: run.appendingPathComponent("finetuned"), label: name)
             }
         }
     }
@@ -330,17 +331,23 @@ public final class StudyRunner {
         let config = try BertConfig.load(from: teacher.appendingPathComponent("config.json"))
         let evaluation = try evaluationCaches(teacher: teacher, caches: caches)
         let teacherModel = try BertModel.load(directory: teacher)
+        let evaluating = Date(), models = 1 + pipeline.students.count
+        func scored(_ done: Int) {
+            progress(Progress(stage: "evaluate \(models) models", done: done, total: models,
+                              rate: Double(done) / max(Date().timeIntervalSince(evaluating), 1e-3) * 60, unit: "models/min"))
+        }
         var results = StudyResults(name: pipeline.name,
                                    teacher: TeacherResult(name: "teacher", path: teacher.path, parameters: teacherModel.layout.count,
                                                           size: "\(config.numHiddenLayers)×\(config.hiddenSize)",
                                                           dev: try metrics(teacherModel, teacher, evaluation.dev),
                                                           test: try metrics(teacherModel, teacher, evaluation.test)),
                                    students: [], cacheComponents: try cacheComponents(caches.train), stages: [])
+        scored(1)
         for student in pipeline.students {
             let name = student.named.name, spec = student.named.spec
             let run = studentsFolder.appendingPathComponent(name)
             var result = try StudentResult(name: name, group: student.group, seed: spec.seed,
-                                           objectives: student.objectivesLabel + " (" + Pipeline.describe(spec.objectives) + ")",
+                                           objectives: student.objectivesColumn,
                                            initialization: spec.student.initialization.description, mapping: Self.mapping(spec),
                                            size: "\(spec.student.layers)×\(spec.student.hiddenSize ?? config.hiddenSize)",
                                            runFolder: run)
@@ -361,6 +368,7 @@ public final class StudyRunner {
                 result.status = "failed: not trained (its students task did not finish)"
             }
             results.students.append(result)
+            scored(1 + results.students.count)
         }
         try ledger.record(stage: .report, task: 1, seconds: Date().timeIntervalSince(started))
         results.stages = ledger.stageTimings()

@@ -60,6 +60,8 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(pipeline.students[5].named.spec.objectives, [.kd: 0.5, .attentionKL: 1])
         XCTAssertEqual(pipeline.students[5].named.spec.student.layers, 1, "training defaults apply under the grid")
         XCTAssertEqual(pipeline.students[5].named.spec.student.initialization, .teacher(.lower))
+        XCTAssertEqual(pipeline.students[0].objectivesColumn, "ce=1", "an explicit student's weights, once")
+        XCTAssertEqual(pipeline.students[5].objectivesColumn, "attention (\(Pipeline.describe([.kd: 0.5, .attentionKL: 1])))")
         XCTAssertEqual(StudentGrid.strippingSeed("{objectives}-{init}-s{seed}"), "{objectives}-{init}")
         XCTAssertEqual(StudentGrid.strippingSeed("{seed}-{init}"), "{init}")
     }
@@ -121,9 +123,14 @@ final class PipelineTests: XCTestCase {
         tooBig.availableBytes = 10
         XCTAssertThrowsError(try tooBig.checkDisk(results: folder)) { XCTAssertTrue("\($0)".contains("only 10 B are free"), "\($0)") }
 
-        let runner = StudyRunner(pipeline: pipeline, results: folder.appendingPathComponent("results"), logger: logger)
+        final class Stages { var seen: [String: Int] = [:] }
+        let stages = Stages()
+        let runner = StudyRunner(pipeline: pipeline, results: folder.appendingPathComponent("results"), logger: logger) {
+            stages.seen[$0.stage] = max(stages.seen[$0.stage] ?? 0, $0.done)
+        }
         let results = try runner.run()
         XCTAssertEqual(results.students.count, 4)
+        XCTAssertEqual(stages.seen["evaluate 5 models"], 5, "the report stage shows progress per model scored: \(stages.seen)")
         XCTAssertTrue(results.students.allSatisfy { $0.status == "trained" }, "\(results.students.map(\.status))")
         XCTAssertNotNil(results.teacher.dev["accuracy"])
         XCTAssertNotNil(results.students[0].test["accuracy"])
