@@ -99,35 +99,36 @@ public struct StudyPlan {
         try fm.createDirectory(at: results, withIntermediateDirectories: true)
         let available = ((try? fm.attributesOfFileSystem(forPath: results.path))?[.systemFreeSize] as? NSNumber)?.intValue ?? Int.max
 
-        // Time: the teacher's measured forward speed; training a model costs about three forward
-        // passes (forward, backward for activations and for weights), scaled by layers × width².
+        // Time: the teacher's measured forward speed; training a model costs about four forward
+        // passes (forward, backward for activations and for weights, the optimiser's pass over the
+        // embedding table, dev evaluations), scaled by layers × width². Calibrated on quiet runs:
+        // the seed study (15 students per pass) measured 1.5× three passes, the demo (6–9) 1.2×.
         var estimates: [Estimate] = []
         let rate = teacherRate > 0 ? teacherRate : 5000
         let trainTokens = Double(splits.first?.2 ?? 0), allTokens = Double(splits.reduce(0) { $0 + $1.2 })
         func cost(_ c: BertConfig) -> Double { Double(c.numHiddenLayers * c.hiddenSize * c.hiddenSize) }
-        if let epochs = finetuneEpochs { estimates.append(Estimate(stage: "fine-tune teacher", seconds: 3 * trainTokens * Double(epochs) / rate)) }
+        if let epochs = finetuneEpochs { estimates.append(Estimate(stage: "fine-tune teacher", seconds: 4 * trainTokens * Double(epochs) / rate)) }
         estimates.append(Estimate(stage: "cache", seconds: allTokens / rate * 1.25))
         var studentSeconds = 0.0
         for student in pipeline.students {
             let s = try StudentFactory.config(for: student.named.spec.student, teacher: config)
             let spec = student.named.spec
             let tokens = spec.maxSteps > 0 ? Double(spec.maxSteps * spec.batchSize) * trainTokens / Double(max(1, splits.first?.1 ?? 1)) : trainTokens * Double(spec.epochs)
-            studentSeconds += 3 * tokens * cost(s) / cost(config) / rate
+            studentSeconds += 4 * tokens * cost(s) / cost(config) / rate
         }
         estimates.append(Estimate(stage: "train \(pipeline.students.count) students", seconds: studentSeconds))
         if let s = pipeline.studentFinetune {
-            estimates.append(Estimate(stage: "fine-tune students", seconds: Double(pipeline.students.count) * 3 * trainTokens * Double(s.spec.epochs) * 0.5 / rate))
+            estimates.append(Estimate(stage: "fine-tune students", seconds: Double(pipeline.students.count) * 4 * trainTokens * Double(s.spec.epochs) * 0.5 / rate))
         }
-        // Scoring the teacher and every student on dev and test: a forward pass each, counted
-        // twice for loading the models and small batches (the seed study measured 650 s for 46
-        // models on 2,000 sentences where one forward each comes to about 330 s).
+        // Scoring the teacher and every student on dev and test: a forward pass each (the seed
+        // study measured 676 s for 46 models on 2,000 sentences where this comes to 618 s).
         let evaluationTokens = allTokens - trainTokens
         if evaluationTokens > 0 {
             var seconds = evaluationTokens / rate
             for student in pipeline.students {
                 seconds += evaluationTokens * cost(try StudentFactory.config(for: student.named.spec.student, teacher: config)) / cost(config) / rate
             }
-            estimates.append(Estimate(stage: "evaluate", seconds: 2 * seconds))
+            estimates.append(Estimate(stage: "evaluate", seconds: seconds))
         }
         return StudyPlan(pipeline: pipeline, cacheSpec: spec, derivedCache: pipeline.cache == nil, splits: splits, bytesPerToken: bytesPerToken,
                          cacheBytes: cacheBytes, checkpointBytes: checkpointBytes, availableBytes: available,
