@@ -115,7 +115,7 @@ data: setup-python
 
 ## data-study: the larger split of the same set for pipelines/seed-study*.yaml
 data-study: setup-python
-	$(PYTHON) pipelines/data/rotten_tomatoes.py --out data --name rotten-tomatoes-study --train 2500 --dev 1000 --test 1000
+	$(PYTHON) pipelines/data/rotten_tomatoes.py --out data --name rotten-tomatoes-study --train 1600 --dev 1000 --test 1000
 
 ## check-real: slow checks on real inputs (about 10 minutes): a distilled student beats CE alone
 check-real: setup setup-python plugin models data
