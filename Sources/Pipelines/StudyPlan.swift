@@ -89,10 +89,10 @@ public struct StudyPlan {
         let perToken = bytesPerToken.reduce(0) { $0 + $1.1 }
         let cacheBytes = splits.reduce(0) { $0 + Int(Double($1.2) * perToken) }
 
+        let studentConfigs = try pipeline.students.map { try StudentFactory.config(for: $0.named.spec.student, teacher: config) }
         // Checkpoints: final, best and the resumable state (weights + two moments) per student, and the teacher's fine-tune.
         var checkpointBytes = 0
-        for student in pipeline.students {
-            let s = try StudentFactory.config(for: student.named.spec.student, teacher: config)
+        for s in studentConfigs {
             checkpointBytes += 5 * 4 * BertLayout(config: s, heads: BertHeads(pooler: true, classifierLabels: 2)).count
         }
         if finetuneEpochs != nil { checkpointBytes += 5 * 4 * BertLayout(config: config, heads: BertHeads(pooler: true, classifierLabels: 2)).count }
@@ -106,29 +106,26 @@ public struct StudyPlan {
         var estimates: [Estimate] = []
         let rate = teacherRate > 0 ? teacherRate : 5000
         let trainTokens = Double(splits.first?.2 ?? 0), allTokens = Double(splits.reduce(0) { $0 + $1.2 })
-        func cost(_ c: BertConfig) -> Double { Double(c.numHiddenLayers * c.hiddenSize * c.hiddenSize) }
-        if let epochs = finetuneEpochs { estimates.append(Estimate(stage: "fine-tune teacher", seconds: 4 * trainTokens * Double(epochs) / rate)) }
+        let passesPerTrainingToken = 4.0
+        // Each student's cost relative to the teacher's.
+        let relativeCosts = studentConfigs.map { Double($0.numHiddenLayers * $0.hiddenSize * $0.hiddenSize) / Double(config.numHiddenLayers * config.hiddenSize * config.hiddenSize) }
+        if let epochs = finetuneEpochs { estimates.append(Estimate(stage: "fine-tune teacher", seconds: passesPerTrainingToken * trainTokens * Double(epochs) / rate)) }
         estimates.append(Estimate(stage: "cache", seconds: allTokens / rate * 1.25))
         var studentSeconds = 0.0
-        for student in pipeline.students {
-            let s = try StudentFactory.config(for: student.named.spec.student, teacher: config)
+        for (student, relativeCost) in zip(pipeline.students, relativeCosts) {
             let spec = student.named.spec
             let tokens = spec.maxSteps > 0 ? Double(spec.maxSteps * spec.batchSize) * trainTokens / Double(max(1, splits.first?.1 ?? 1)) : trainTokens * Double(spec.epochs)
-            studentSeconds += 4 * tokens * cost(s) / cost(config) / rate
+            studentSeconds += passesPerTrainingToken * tokens * relativeCost / rate
         }
         estimates.append(Estimate(stage: "train \(pipeline.students.count) students", seconds: studentSeconds))
         if let s = pipeline.studentFinetune {
-            estimates.append(Estimate(stage: "fine-tune students", seconds: Double(pipeline.students.count) * 4 * trainTokens * Double(s.spec.epochs) * 0.5 / rate))
+            estimates.append(Estimate(stage: "fine-tune students", seconds: passesPerTrainingToken * trainTokens * Double(s.spec.epochs) * relativeCosts.reduce(0, +) / rate))
         }
         // Scoring the teacher and every student on dev and test: a forward pass each (the seed
         // study measured 676 s for 46 models on 2,000 sentences where this comes to 618 s).
         let evaluationTokens = allTokens - trainTokens
         if evaluationTokens > 0 {
-            var seconds = evaluationTokens / rate
-            for student in pipeline.students {
-                seconds += evaluationTokens * cost(try StudentFactory.config(for: student.named.spec.student, teacher: config)) / cost(config) / rate
-            }
-            estimates.append(Estimate(stage: "evaluate", seconds: seconds))
+            estimates.append(Estimate(stage: "evaluate", seconds: evaluationTokens * (1 + relativeCosts.reduce(0, +)) / rate))
         }
         return StudyPlan(pipeline: pipeline, cacheSpec: spec, derivedCache: pipeline.cache == nil, splits: splits, bytesPerToken: bytesPerToken,
                          cacheBytes: cacheBytes, checkpointBytes: checkpointBytes, availableBytes: available,
