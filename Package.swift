@@ -15,6 +15,7 @@ import PackageDescription
 //   Objectives             distillation losses with hand-written gradients (KD, sparse KD, hidden, attention, relations, TED)
 //   Training               the trainable BERT: forward and backward with saved activations, AdamW, schedules
 //   Distillation           stage two: students trained from the cache (mapping, initialisation, evaluation, export)
+//   BoundedYAML            YAML from untrusted files with bounded size, depth and alias expansion (then Yams)
 //   SchemaValidation       JSON Schema (the subset our schemas use) checked against YAML/JSON files, every violation by path
 //   Reports                a finished study as tables (Markdown, CSV, JSON) and a self-contained HTML report
 //   Pipelines              a whole study from one YAML file: plan (sizes, time), run (teacher, cache, students, evaluation, report)
@@ -42,13 +43,14 @@ let package = Package(
         .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
         .target(name: "Hashing"),
         .target(name: "Datasets", dependencies: ["Hashing"]),
-        .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels",
+        .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML",
                                                      .product(name: "Logging", package: "swift-log"), "Yams"]),
         .target(name: "Objectives", dependencies: ["Kernels"]),
         .target(name: "Training", dependencies: ["Kernels", "Bert"]),
         .target(name: "Distillation", dependencies: ["Training", "Objectives", "TeacherCache", "Bert", "Kernels", "Tokenization",
                                                      "Datasets", "SafeTensors", "Hashing", .product(name: "Logging", package: "swift-log"), "Yams"]),
-        .target(name: "SchemaValidation", dependencies: ["Yams"]),
+        .target(name: "BoundedYAML", dependencies: ["Yams"]),
+        .target(name: "SchemaValidation", dependencies: ["BoundedYAML", "Yams"]),
         .target(name: "Reports"),
         .target(name: "Pipelines", dependencies: ["Distillation", "TeacherCache", "Bert", "Datasets", "Tokenization", "Reports", "Hashing",
                                                   "SchemaValidation", .product(name: "Logging", package: "swift-log"), "Yams"]),
@@ -71,7 +73,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Bert", "Kernels", "SafeTensors"]),
         .testTarget(name: "DistillationTests", dependencies: ["TestSupport", "Distillation", "Training", "Objectives", "TeacherCache", "Datasets",
                                                               "Bert", "Kernels", "SafeTensors", "HDF5"]),
-        .testTarget(name: "SchemaValidationTests", dependencies: ["TestSupport", "SchemaValidation", "Distillation", "TeacherCache", "Training", "Datasets"],
+        .testTarget(name: "SchemaValidationTests", dependencies: ["TestSupport", "SchemaValidation", "BoundedYAML", "Distillation", "TeacherCache", "Training", "Datasets"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["TestSupport", "Reports"]),
         .testTarget(name: "PipelinesTests", dependencies: ["TestSupport", "Pipelines", "Distillation", "TeacherCache", "Bert", "Reports", "Hashing"]),

@@ -68,9 +68,8 @@ public enum StudentList {
         guard !students.isEmpty else { throw DistillationError.invalidSpec("\(origin): no students") }
         var seen = Set<String>()
         for s in students {
-            let allowed = s.name.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0) }
-            guard allowed, !s.name.hasPrefix(".") else {
-                throw DistillationError.invalidSpec("\(origin): student name '\(s.name)' must be letters, digits, '.', '_' or '-' (it names the run folder)")
+            if let problem = FolderName.problem(s.name) {
+                throw DistillationError.invalidSpec("\(origin): student name \(s.name.prefix(120).debugDescription) \(problem) (it names the run folder)")
             }
             guard seen.insert(s.name).inserted else { throw DistillationError.invalidSpec("\(origin): two students are named '\(s.name)'") }
         }

@@ -130,7 +130,7 @@ struct RunCommand: ParsableCommand {
         let directory = FileManager.default.currentDirectoryPath
         let binary = binary ?? CommandLine.arguments[0]
         let absolute = binary.hasPrefix("/") ? binary : URL(fileURLWithPath: binary, relativeTo: URL(fileURLWithPath: directory, isDirectory: true)).standardizedFileURL.path
-        let executor = SlurmExecutor(pipeline: pipeline, options: .init(binary: absolute, directory: directory, pipelineFile: file, results: results))
+        let executor = try SlurmExecutor(pipeline: pipeline, options: .init(binary: absolute, directory: directory, pipelineFile: file, results: results))
         let submitted = try executor.submit(dryRun: dryRun) { print($0) }
         print("scripts and job logs: \(executor.folder.path)")
         guard wait && !dryRun else { return }

@@ -89,6 +89,24 @@ public struct Pipeline: Sendable {
         enum CodingKeys: String, CodingKey {
             case cpus, memoryGB = "memory_gb", timeMinutes = "time_minutes", partition, account, shards, studentsPerTask = "students_per_task"
         }
+
+        /// Upper bounds (the schema's too): far above any cluster, low enough that no size overflows.
+        static let limits = (cpus: 4096, memoryGB: 1_048_576.0, timeMinutes: 5_256_000, shards: 10_000, studentsPerTask: 100_000)
+
+        /// Refuses, naming the field, what no scheduler takes or a script cannot hold (ScriptValues).
+        func check() throws {
+            func within<T: Comparable>(_ value: T?, _ low: T, _ high: T, _ key: CodingKeys) throws {
+                guard let value, value < low || value > high || (value as? Double).map({ !$0.isFinite }) == true else { return }
+                throw PipelineError.invalid("resources.\(key.rawValue): \(value) is outside \(low)…\(high)")
+            }
+            try within(cpus, 1, Self.limits.cpus, .cpus)
+            try within(memoryGB, Double.leastNonzeroMagnitude, Self.limits.memoryGB, .memoryGB)
+            try within(timeMinutes, 1, Self.limits.timeMinutes, .timeMinutes)
+            try within(shards, 1, Self.limits.shards, .shards)
+            try within(studentsPerTask, 1, Self.limits.studentsPerTask, .studentsPerTask)
+            if let partition { try ScriptValues.slurmName(partition, field: "resources.partition", list: true) }
+            if let account { try ScriptValues.slurmName(account, field: "resources.account") }
+        }
     }
 
     /// One student of the study, with what the results table shows about it.
@@ -132,6 +150,9 @@ public struct Pipeline: Sendable {
             return try decodeSpecNode(T.self, node: node, origin: "\(origin): \(key)", invalid: { PipelineError.invalid($0) })
         }
         let name = mapping["name"]?.string ?? url.deletingPathExtension().lastPathComponent
+        if let problem = FolderName.problem(name) {
+            throw invalid("name: \(name.prefix(120).debugDescription) \(problem) (it names results/<name>/\(mapping["name"] == nil ? "; the file's stem is the default, so give `name:`" : ""))")
+        }
         let setting = try decode(Setting.self, "setting") ?? .taskSpecific
         guard let teacherNode = mapping["teacher"]?.mapping else { throw invalid("teacher: missing (a folder `path`, or `finetune: {from: …}`)") }
         let teacher: TeacherSource
@@ -162,8 +183,10 @@ public struct Pipeline: Sendable {
         if setting == .taskAgnostic && finetune != nil && data.labelField == nil {
             throw invalid("student_finetune needs data.label_field")
         }
+        let resources = try decode(Resources.self, "resources")
+        do { try resources?.check() } catch PipelineError.invalid(let why) { throw invalid(why) }
         return Pipeline(name: name, source: url, setting: setting, teacher: teacher, data: data, cache: cache, students: students,
-                        studentFinetune: finetune, resources: try decode(Resources.self, "resources"))
+                        studentFinetune: finetune, resources: resources)
     }
 
     static func describe(_ objectives: [ObjectiveKind: Float]) -> String {

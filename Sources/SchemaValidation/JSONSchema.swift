@@ -212,7 +212,10 @@ struct Validator {
         if let n = s["maxLength"]?.count, length > n { found.append(Finding(path, "must be at most \(n) characters long")) }
         if let pattern = s["pattern"]?.string, let regex = patterns[pattern],
            regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil {
-            found.append(Finding(path, "'\(text)' does not match \(pattern)", mismatch: true))
+            // Escaped and cut: the value may be hostile (a newline, 10,000 characters).
+            let plain = text.count <= 80 && !text.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            let shown = plain ? "'\(text)'" : String(text.prefix(80)).debugDescription + (text.count > 80 ? "… (\(text.utf8.count) bytes)" : "")
+            found.append(Finding(path, "\(shown) does not match \(pattern)", mismatch: true))
         }
         return found
     }

@@ -1,3 +1,4 @@
+import BoundedYAML
 import Foundation
 import Yams
 
@@ -19,7 +20,7 @@ public enum SchemaError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// A YAML file as JSON-like Foundation values: [String: Any], [Any], String, Int, Double, Bool and
+/// A YAML file (within BoundedYAML's limits: size, depth, expanded aliases) as JSON-like Foundation values: [String: Any], [Any], String, Int, Double, Bool and
 /// NSNull (an empty file is NSNull). Plain scalars take Yams' YAML 1.1 types, with two exceptions
 /// that YAML 1.2 also makes: `1:2` (sexagesimal in 1.1) stays a string, so that a layer mapping
 /// reads as written, and a timestamp stays its text. Duplicate keys are refused.
@@ -34,13 +35,15 @@ public func loadYAMLAsJSON(string text: String) throws -> Any {
 
 func loadYAMLValue(_ url: URL) throws -> JSONValue {
     let text: String
-    do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw SchemaError.unreadable("\(url.path): \(error.localizedDescription)") }
+    do { text = try BoundedYAML.read(url) } catch let error as BoundedYAML.Failure { throw SchemaError.invalidYAML("\(error)") } catch {
+        throw SchemaError.unreadable("\(url.path): \(error.localizedDescription)")
+    }
     return try yamlValue(text, origin: url.path)
 }
 
 func yamlValue(_ text: String, origin: String) throws -> JSONValue {
     let node: Node?
-    do { node = try Yams.compose(yaml: text) } catch { throw SchemaError.invalidYAML("\(origin): \(error)") }
+    do { node = try BoundedYAML.compose(text, origin: origin) } catch { throw SchemaError.invalidYAML("\(error)") }
     guard let node else { return .null }
     return try jsonValue(node, path: "", origin: origin)
 }

@@ -1,3 +1,4 @@
+import BoundedYAML
 import Foundation
 import HDF5
 import Yams
@@ -191,12 +192,15 @@ public func decodeSpecBlock<T: Decodable>(_ type: T.Type, yaml url: URL, key: St
     return try decodeSpecNode(T.self, node: node, origin: url.path, invalid: invalid)
 }
 
-/// The YAML node of a spec file: the block under `key` when the file has one, else the whole file.
+/// The YAML node of a spec file (within BoundedYAML's limits): the block under `key` when the
+/// file has one, else the whole file.
 public func loadSpecNode(yaml url: URL, key: String?, unreadable: (String) -> Error, invalid: (String) -> Error) throws -> Yams.Node {
     let text: String
-    do { text = try String(contentsOf: url, encoding: .utf8) } catch { throw unreadable("cannot read \(url.path): \(error.localizedDescription)") }
+    do { text = try BoundedYAML.read(url) } catch let error as BoundedYAML.Failure { throw invalid("\(error)") } catch {
+        throw unreadable("cannot read \(url.path): \(error.localizedDescription)")
+    }
     let node: Yams.Node?
-    do { node = try Yams.compose(yaml: text) } catch { throw invalid("\(url.path): \(error)") }
+    do { node = try BoundedYAML.compose(text, origin: url.path) } catch { throw invalid("\(error)") }
     guard let node else { return Yams.Node.mapping([:]) }
     guard let key else { return node }
     return node.mapping?[key] ?? node

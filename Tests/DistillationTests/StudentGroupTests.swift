@@ -254,8 +254,10 @@ final class StudentGroupTests: XCTestCase {
         XCTAssertThrowsError(try StudentList.load(list: list, base: nil)) { XCTAssertTrue("\($0)".contains("epochz"), "\($0)") }
         try "students:\n  - name: a\n  - name: a\n".write(to: list, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try StudentList.load(list: list, base: nil)) { XCTAssertTrue("\($0)".contains("two students"), "\($0)") }
-        try "students:\n  - name: ../x\n".write(to: list, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try StudentList.load(list: list, base: nil)) { XCTAssertTrue("\($0)".contains("letters"), "\($0)") }
+        for (name, why) in [("../x", "starts with '.'"), ("a/b", "'/'"), ("/abs", "'/'"), ("\"a\\nb\"", "U+000A"), ("ünï", "U+00FC")] {
+            try "students:\n  - name: \(name)\n".write(to: list, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try StudentList.load(list: list, base: nil)) { XCTAssertTrue("\($0)".contains(why) && "\($0)".contains("run folder"), "\($0)") }
+        }
     }
 
     /// The shipped example list loads.

@@ -100,7 +100,7 @@ extension PipelineTests {
     /// resources, each running one stage task; the examples in pipelines/slurm/check/ are current.
     func testSlurmScriptsMatchTheShippedExamples() throws {
         let pipeline = try Pipeline.load(packageRoot.appendingPathComponent("pipelines/slurm/check.yaml"), results: folder)
-        let executor = SlurmExecutor(pipeline: pipeline, options: .init(binary: "/path/to/distillery/.build/release/distillery",
+        let executor = try SlurmExecutor(pipeline: pipeline, options: .init(binary: "/path/to/distillery/.build/release/distillery",
                                                                         directory: "/path/to/distillery",
                                                                         pipelineFile: "pipelines/slurm/check.yaml", results: "results"))
         let scripts = executor.scripts()

@@ -22,6 +22,16 @@ final class PipelineSchemaTests: XCTestCase {
 
     // MARK: What the schema accepts
 
+    /// The schema's `folderName` and Swift's `FolderName` accept the same names.
+    func testFolderNameRuleMatchesSwift() throws {
+        let names = ["demo", "kd-lower-s0", "a.b_c", "-x", "_x", ".hidden", "..", "../up", "a/b", "/abs", "a b", "a;b", "$(id)", "a'b",
+                     "ünï", "", String(repeating: "a", count: 100), String(repeating: "a", count: 101)]
+        for name in names {
+            let schemaSays = try violations("name: \(String(decoding: try JSONEncoder().encode(name), as: UTF8.self))\nteacher: {path: x}\ndata: {train: t.jsonl}").isEmpty
+            XCTAssertEqual(schemaSays, FolderName.problem(name) == nil, "\(name.prefix(20).debugDescription): schema \(schemaSays), Swift \(FolderName.problem(name) ?? "ok")")
+        }
+    }
+
     func testShippedPipelinesValidate() throws {
         let documents = try PipelineDocuments.shipped()
         XCTAssertFalse(documents.isEmpty, "no file in pipelines/ has students: or grid:")
