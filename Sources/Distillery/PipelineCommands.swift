@@ -64,6 +64,8 @@ struct RunCommand: ParsableCommand {
     var wait = false
     @Option(help: "With --executor slurm: the distillery binary the jobs run (default: this one).")
     var binary: String?
+    @Flag(help: "Wait for another run of this study (results/<name>/study.lock) to end instead of refusing to start.")
+    var waitLock = false
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
@@ -82,7 +84,13 @@ struct RunCommand: ParsableCommand {
         logger.logLevel = .notice
         let resultsURL = URL(fileURLWithPath: results)
         let pipeline = try Pipeline.load(URL(fileURLWithPath: file), results: resultsURL)
-        if let stage = stage.flatMap(StudyJobs.Stage.init(rawValue:)) {
+        // One run of a study at a time: a task shares the study with its siblings, a whole run does not.
+        let task = stage.flatMap(StudyJobs.Stage.init(rawValue:))
+        let lock = try StudyLock(folder: resultsURL.appendingPathComponent(pipeline.name), scope: task.map { .task($0, self.task) } ?? .study,
+                                 wait: waitLock) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+        if let note = lock.tookOver { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        defer { lock.release() }
+        if let stage = task {
             try runHere(pipeline, stage: stage, logger: logger)
             return
         }
@@ -90,8 +98,14 @@ struct RunCommand: ParsableCommand {
         print(plan.description)
         try plan.checkDisk(results: resultsURL)
         switch executor {
-        case .local: try runHere(pipeline, stage: nil, logger: logger)
-        case .slurm: try submit(pipeline, logger: logger)
+        case .local:
+            let slurm = resultsURL.appendingPathComponent(pipeline.name).appendingPathComponent("slurm")
+            let active = SlurmExecutor.activeJobs(in: slurm)
+            guard active.isEmpty else { throw SlurmExecutor.stillActive(active, folder: slurm) }
+            try runHere(pipeline, stage: nil, logger: logger)
+        case .slurm:
+            // The jobs take the study lock themselves (shared): released before the first can start.
+            try submit(pipeline, logger: logger, before: lock.release)
         }
     }
 
@@ -126,12 +140,12 @@ struct RunCommand: ParsableCommand {
         }
     }
 
-    func submit(_ pipeline: Pipeline, logger: Logger) throws {
+    func submit(_ pipeline: Pipeline, logger: Logger, before submitting: () -> Void) throws {
         let directory = FileManager.default.currentDirectoryPath
         let binary = binary ?? CommandLine.arguments[0]
         let absolute = binary.hasPrefix("/") ? binary : URL(fileURLWithPath: binary, relativeTo: URL(fileURLWithPath: directory, isDirectory: true)).standardizedFileURL.path
         let executor = try SlurmExecutor(pipeline: pipeline, options: .init(binary: absolute, directory: directory, pipelineFile: file, results: results))
-        let submitted = try executor.submit(dryRun: dryRun) { print($0) }
+        let submitted = try executor.submit(dryRun: dryRun, beforeSubmitting: submitting) { print($0) }
         print("scripts and job logs: \(executor.folder.path)")
         guard wait && !dryRun else { return }
         let failed = try SlurmExecutor.wait(for: submitted) { print("slurm: \($0)") }

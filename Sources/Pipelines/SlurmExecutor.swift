@@ -115,19 +115,28 @@ public struct SlurmExecutor {
 
 
     /// Writes the scripts (always) and submits them unless `dryRun`; returns the submitted jobs.
-    public func submit(dryRun: Bool, log: (String) -> Void) throws -> [Submitted] {
+    public func submit(dryRun: Bool, beforeSubmitting: () -> Void = {}, log: (String) -> Void) throws -> [Submitted] {
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw PipelineError.io("cannot create \(folder.path): \(error.localizedDescription)")
         }
-        if !dryRun { StudyLedger(folder: folder.deletingLastPathComponent()).clearTimings() }
-        var submitted: [Submitted] = []
-        for script in scripts() {
+        if !dryRun {
+            let active = Self.activeJobs(in: folder)
+            guard active.isEmpty else { throw Self.stillActive(active, folder: folder) }
+            StudyLedger(folder: folder.deletingLastPathComponent()).clearTimings()
+        }
+        let scripts = scripts()
+        for script in scripts {
             if let violation = Self.templateViolation(script.text) {
                 throw PipelineError.refused("\(script.file.path): not written, \(violation) (a value the checks let through: please report it)")
             }
             do { try script.text.write(to: script.file, atomically: true, encoding: .utf8) } catch {
                 throw PipelineError.io("cannot write \(script.file.path): \(error.localizedDescription)")
             }
+        }
+        if !dryRun { beforeSubmitting() }
+        var submitted: [Submitted] = []
+        defer { if !dryRun { Self.recordJobs(submitted, in: folder) } }
+        for script in scripts {
             var arguments = ["--parsable", "--kill-on-invalid-dep=yes"]
             if let after = script.job.after, let previous = submitted.first(where: { $0.stage == after }) {
                 arguments.append("--dependency=\(script.job.stage == .report ? "afterany" : "afterok"):\(previous.id)")
@@ -148,6 +157,36 @@ public struct SlurmExecutor {
             log("submitted \(script.job.stage.rawValue)\(script.job.tasks > 1 ? " (array of \(script.job.tasks))" : ""): job \(id)")
         }
         return submitted
+    }
+
+    /// The study's submitted jobs, one "stage id" a line: how a later run knows they may still run.
+    static func jobsFile(_ folder: URL) -> URL { folder.appendingPathComponent("jobs.txt") }
+
+    static func recordJobs(_ submitted: [Submitted], in folder: URL) {
+        try? submitted.map { "\($0.stage.rawValue) \($0.id)\n" }.joined().write(to: jobsFile(folder), atomically: true, encoding: .utf8)
+    }
+
+    /// Jobs of the last submission (results/<name>/slurm/jobs.txt) that Slurm still has queued or
+    /// running, as "stage id STATE"; empty without Slurm, without a submission, or when all ended.
+    public static func activeJobs(in folder: URL) -> [String] {
+        guard let text = try? String(contentsOf: jobsFile(folder), encoding: .utf8) else { return [] }
+        let jobs = Dictionary(text.split(separator: "\n").compactMap { line -> (String, String)? in
+            let parts = line.split(separator: " ")
+            return parts.count == 2 && parts[1].allSatisfy(\.isNumber) ? (String(parts[1]), String(parts[0])) : nil
+        }, uniquingKeysWith: { a, _ in a })
+        guard !jobs.isEmpty, let output = try? command("squeue", ["-h", "-o", "%i %T", "-j", jobs.keys.sorted().joined(separator: ",")]) else { return [] }
+        return output.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ")
+            guard parts.count == 2 else { return nil }
+            let id = String(parts[0].split(separator: "_").first ?? parts[0])
+            return jobs[id].map { "\($0) \(parts[0]) \(parts[1])" }
+        }
+    }
+
+    public static func stillActive(_ active: [String], folder: URL) -> PipelineError {
+        let ids = Set(active.compactMap { $0.split(separator: " ").dropFirst().first?.split(separator: "_").first.map(String.init) }).sorted()
+        return .refused("Slurm jobs of this study are still queued or running (\(active.joined(separator: ", "))); "
+                        + "wait for them, or cancel them with `scancel \(ids.joined(separator: " "))` (listed in \(jobsFile(folder).path))")
     }
 
     /// Waits until every task of the submitted jobs has ended; returns the tasks that did not
