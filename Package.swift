@@ -15,6 +15,7 @@ import PackageDescription
 //   Objectives             distillation losses with hand-written gradients (KD, sparse KD, hidden, attention, relations, TED)
 //   Training               the trainable BERT: forward and backward with saved activations, AdamW, schedules
 //   Distillation           stage two: students trained from the cache (mapping, initialisation, evaluation, export)
+//   ShellWords             quoting words for shell command lines (generated scripts, printed commands)
 //   BoundedYAML            YAML from untrusted files with bounded size, depth and alias expansion (then Yams)
 //   SchemaValidation       JSON Schema (the subset our schemas use) checked against YAML/JSON files, every violation by path
 //   Reports                a finished study as tables (Markdown, CSV, JSON) and a self-contained HTML report
@@ -43,16 +44,17 @@ let package = Package(
         .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
         .target(name: "Hashing"),
         .target(name: "Datasets", dependencies: ["Hashing"]),
-        .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML",
+        .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML", "ShellWords",
                                                      .product(name: "Logging", package: "swift-log"), "Yams"]),
         .target(name: "Objectives", dependencies: ["Kernels"]),
         .target(name: "Training", dependencies: ["Kernels", "Bert"]),
         .target(name: "Distillation", dependencies: ["Training", "Objectives", "TeacherCache", "Bert", "Kernels", "Tokenization",
                                                      "Datasets", "SafeTensors", "Hashing", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .target(name: "BoundedYAML", dependencies: ["Yams"]),
+        .target(name: "ShellWords"),
         .target(name: "SchemaValidation", dependencies: ["BoundedYAML", "Yams"]),
         .target(name: "Reports"),
-        .target(name: "Pipelines", dependencies: ["Distillation", "TeacherCache", "Bert", "Datasets", "Tokenization", "Reports", "Hashing",
+        .target(name: "Pipelines", dependencies: ["Distillation", "TeacherCache", "Bert", "Datasets", "Tokenization", "Reports", "Hashing", "ShellWords",
                                                   "SchemaValidation", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .executableTarget(name: "Distillery", dependencies: [
             "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Objectives", "Distillation", "Pipelines", "Reports", "Kernels",
@@ -67,7 +69,7 @@ let package = Package(
         .testTarget(name: "BertTests", dependencies: ["TestSupport", "Bert", "SafeTensors"]),
         .testTarget(name: "HDF5Tests", dependencies: ["TestSupport", "HDF5"]),
         .testTarget(name: "DatasetsTests", dependencies: ["TestSupport", "Datasets", "Hashing"]),
-        .testTarget(name: "TeacherCacheTests", dependencies: ["TestSupport", "TeacherCache", "Bert", "HDF5", "Datasets", "Tokenization", "Kernels",
+        .testTarget(name: "TeacherCacheTests", dependencies: ["TestSupport", "TeacherCache", "Bert", "HDF5", "ShellWords", "Datasets", "Tokenization", "Kernels",
                                                               .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ObjectivesTests", dependencies: ["TestSupport", "Objectives", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Bert", "Kernels", "SafeTensors"]),

@@ -1,5 +1,6 @@
 import Distillation
 import Foundation
+import ShellWords
 
 /// The rules for every value that goes into a generated batch script (docs/reliability.md,
 /// "Scripts, commands and paths"). A pipeline file is untrusted: what it says may only reach an
@@ -38,8 +39,8 @@ enum ScriptValues {
         }
     }
 
-    /// `text` in single quotes for bash: nothing inside is expanded.
-    static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+    /// `text` in single quotes for bash, always (the exec line keeps its shape whatever the value).
+    static func quoted(_ text: String) -> String { ShellWords.alwaysQuoted(text) }
 
     static func isNameCharacter(_ c: Unicode.Scalar) -> Bool { FolderName.isAllowed(c) }
 

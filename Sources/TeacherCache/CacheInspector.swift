@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import ShellWords
 
 /// What `distillery inspect` reports: the tree, each dataset's type, shape, codec and filters,
 /// its size on disk, bytes per token, and the compression ratio against raw fp32.
@@ -128,18 +129,18 @@ public struct CacheReport: Sendable {
         lines.append("spec: \(CacheProvenance.json(spec))")
         lines.append("")
         lines.append("dataset".padding(toLength: 34, withPad: " ", startingAt: 0) + "type      shape            codec  max error   stored     bytes/token  ratio  filters")
+        // A column at least `width` wide and always followed by a space, so that a long value
+        // (a 1005.63× ratio) never runs into the next column.
+        func column(_ text: String, _ width: Int) -> String {
+            text.count >= width ? text + " " : text.padding(toLength: width, withPad: " ", startingAt: 0)
+        }
         for e in entries {
             let shape = "(" + e.shape.map(String.init).joined(separator: ", ") + ")"
             let perToken = tokens > 0 ? String(format: "%.1f", Double(e.storedBytes) / Double(tokens)) : "-"
             let ratio = e.storedBytes > 0 ? String(format: "%.2f×", Double(e.rawFloat32Bytes) / Double(e.storedBytes)) : "-"
-            lines.append("/" + e.path.padding(toLength: 33, withPad: " ", startingAt: 0)
-                         + e.type.padding(toLength: 10, withPad: " ", startingAt: 0)
-                         + shape.padding(toLength: 17, withPad: " ", startingAt: 0)
-                         + (e.codec ?? "-").padding(toLength: 7, withPad: " ", startingAt: 0)
-                         + (e.maxAbsError.map { String(format: "%.2e", $0) } ?? "-").padding(toLength: 12, withPad: " ", startingAt: 0)
-                         + bytes(e.storedBytes).padding(toLength: 11, withPad: " ", startingAt: 0)
-                         + perToken.padding(toLength: 13, withPad: " ", startingAt: 0)
-                         + ratio.padding(toLength: 7, withPad: " ", startingAt: 0)
+            lines.append(column("/" + e.path, 34) + column(e.type, 10) + column(shape, 17) + column(e.codec ?? "-", 7)
+                         + column(e.maxAbsError.map { String(format: "%.2e", $0) } ?? "-", 12) + column(bytes(e.storedBytes), 11)
+                         + column(perToken, 13) + column(ratio, 7)
                          + e.filters.joined(separator: " → ") + (e.virtualSources > 0 ? " (virtual, \(e.virtualSources) shards)" : ""))
         }
         lines.append("")
@@ -150,6 +151,21 @@ public struct CacheReport: Sendable {
         }
         let raw = entries.reduce(0) { $0 + $1.rawFloat32Bytes }
         lines.append("file\(shards.isEmpty ? "" : "s (merged file and shards)"): \(bytes(fileBytes)) on disk; \(bytes(raw)) as raw fp32: \(fileBytes > 0 ? String(format: "%.2f×", Double(raw) / Double(fileBytes)) : "-")")
+        if let command = h5dumpCommand {
+            if let folder = H5Plugins.zstdFolder() {
+                lines.append("read with h5dump (zstd plugin in \(folder)): \(command)")
+            } else {
+                lines.append("h5dump cannot decompress these datasets here: no \(H5Plugins.zstdLibrary) in HDF5's plugin folder (\(H5Plugins.searchPath().joined(separator: ":"))); `make build` installs it there. Then: \(command)")
+            }
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// An h5dump command that prints the first values (the first row, at most 8 columns) of a
+    /// hidden-state dataset (else the first tensor), ready to paste into a shell; nil without datasets.
+    public var h5dumpCommand: String? {
+        guard let entry = entries.last(where: { $0.path.hasPrefix("hidden/") }) ?? entries.first(where: { $0.codec != nil }) ?? entries.first else { return nil }
+        let selection = entry.shape.count == 2 ? "-s 0,0 -c 1,\(max(1, min(8, entry.shape[1])))" : "-s 0 -c \(max(1, min(8, entry.shape.first ?? 1)))"
+        return "h5dump -d /\(entry.path) \(selection) \(ShellWords.quoted(url.path))"
     }
 }

@@ -72,6 +72,9 @@ final class CacheCommandTests: XCTestCase {
         XCTAssertTrue(inspect.contains("/hidden/layer_2") && !inspect.contains("/hidden/layer_0"), "--hidden overrides the YAML")
         XCTAssertTrue(inspect.contains("/attention/layer_2"), "the YAML's attention layers stay")
         XCTAssertTrue(inspect.contains("bfloat16"), "the YAML's codec stays")
+        // Columns never run together (a 1005.63× ratio once touched its filters: "1005.63×shuffle").
+        XCTAssertNil(inspect.range(of: #"[0-9]×[^ \n]"#, options: .regularExpression), inspect)
+        XCTAssertTrue(inspect.contains("h5dump -d /hidden/layer_2 -s 0,0 -c 1,"), "a ready h5dump command: \(inspect)")
     }
 
     func testInspectAndVerifyReportDamage() throws {

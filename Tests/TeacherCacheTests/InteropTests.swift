@@ -1,4 +1,6 @@
 import Foundation
+import HDF5
+import ShellWords
 import TestSupport
 import XCTest
 @testable import TeacherCache
@@ -45,6 +47,33 @@ final class InteropTests: XCTestCase {
         // Without the plugin the values are missing: the test above really went through it.
         let blind = try shell("h5dump -d /hidden/layer_2 -s 0,0 -c 1,8 \(out.path)", environment: ["HDF5_PLUGIN_PATH": folder.path])
         XCTAssertLessThan(numbersAfterData(blind.output).count, 8)
+    }
+
+    /// `distillery inspect` prints an h5dump command that works as printed: in a shell with no
+    /// environment at all (no HDF5_PLUGIN_PATH), h5dump finds the zstd plugin in HDF5's own
+    /// folder (`make plugin` installs it there) and prints the values Distillery reads.
+    func testInspectsH5dumpCommandWorksInAPlainShell() throws {
+        guard try shell("command -v h5dump").status == 0 else { throw XCTSkip("h5dump not installed (apt-get install hdf5-tools)") }
+        let out = try cache(codec: .fp16, compression: .zstd)
+        let report = try CacheReport.read(out)
+        let command = try XCTUnwrap(report.h5dumpCommand)
+        guard H5Plugins.zstdFolder() != nil else {
+            // `make test` installs the plugin; only a bare `swift test` may lack it.
+            if ProcessInfo.processInfo.environment["DISTILLERY_PLUGIN_DIR"] != nil {
+                XCTFail("the zstd plugin is not in HDF5's folder (\(H5Plugins.searchPath())): `make plugin` should have installed it")
+            }
+            XCTAssertTrue(report.text().contains("h5dump cannot decompress"), report.text())
+            throw XCTSkip("the zstd plugin is not installed in \(H5Plugins.searchPath()): run `make plugin`")
+        }
+        XCTAssertTrue(report.text().contains("read with h5dump (zstd plugin in ") && report.text().contains(command), report.text())
+        let dump = try shell("env -i /bin/sh -c \(ShellWords.quoted(command))")
+        XCTAssertEqual(dump.status, 0, dump.output)
+        let numbers = numbersAfterData(dump.output)
+        let expected = try CacheReader(url: out).sequence(0).hidden[2]!
+        XCTAssertTrue(command.hasPrefix("h5dump -d /hidden/layer_2 -s 0,0 -c 1,8 "), command)
+        XCTAssertEqual(numbers.count, 8, dump.output)
+        // h5dump prints floats with %g (6 significant digits).
+        for (a, b) in zip(numbers, expected.prefix(8)) { XCTAssertEqual(Float(a), b, accuracy: 1e-5 * max(1, abs(b))) }
     }
 
     func testGzipCachesNeedNoPlugin() throws {
