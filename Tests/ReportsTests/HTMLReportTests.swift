@@ -37,6 +37,22 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains("attention-lower-s1: no training log (failed: out of memory)"))
     }
 
+    /// The demo's table (14 columns) fits a 1,300 px window: ReportBrowserTests measures it in
+    /// Chromium; this checks the layout it relies on.
+    func testWideResultsTableStacksEachSpreadUnderItsMean() throws {
+        let html = HTMLReport.render(demoStudy())
+        assertWellFormed(html)
+        let results = try XCTUnwrap(html.components(separatedBy: "<section id=\"results\">").last?.components(separatedBy: "<h3>")[0])
+        XCTAssertEqual(count("<td class=\"num\">0.7200 <span class=\"spread\">± —</span></td>", in: results), 1, "kd-lower's dev accuracy")
+        XCTAssertEqual(count("<span class=\"spread\">", in: results), 6 * 6, "six groups × dev and test × three metrics")
+        XCTAssertTrue(results.contains("<td class=\"num\">0.7600</td>"), "the teacher has no spread")
+        XCTAssertTrue(HTMLReport.style.contains(".spread { display: block;"), "the spread on a line of its own")
+        XCTAssertTrue(HTMLReport.style.contains("max-width: 1240px;"), "the page as wide as a 1,300 px window allows")
+        let sample = HTMLReport.render(sampleStudy())
+        XCTAssertTrue(sample.contains("<td class=\"num\">0.8200 <span class=\"spread\">± 0.0200</span></td>"))
+        XCTAssertTrue(ResultsTable(demoStudy()).markdown().contains(" 0.7200 ± — |"), "Markdown keeps one line")
+    }
+
     func testNamesAreEscaped() {
         var study = sampleStudy()
         study.name = "x & y"
