@@ -18,8 +18,10 @@ import base64
 import fcntl
 import json
 import os
+import pathlib
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,13 +38,15 @@ class BrowserError(Exception):
 class Browser:
     """Chromium on a DevTools pipe, one page attached (flat session)."""
 
-    def __init__(self, profile, log):
+    def __init__(self, profile, log, width):
         self.deadline = time.monotonic() + TIMEOUT
         commands_r, self.commands = os.pipe()
         self.responses, responses_w = os.pipe()
         # Chromium expects the pipe on fds 3 and 4 exactly: the child moves it there from copies
-        # at 10 or above, so that neither dup2 overwrites the other's source.
-        high_r, high_w = fcntl.fcntl(commands_r, fcntl.F_DUPFD, 10), fcntl.fcntl(responses_w, fcntl.F_DUPFD, 10)
+        # at 10 or above, so that neither dup2 overwrites the other's source. Every other fd of
+        # ours is close-on-exec, so close_fds=False hands the browser only these two.
+        high_r = fcntl.fcntl(commands_r, fcntl.F_DUPFD_CLOEXEC, 10)
+        high_w = fcntl.fcntl(responses_w, fcntl.F_DUPFD_CLOEXEC, 10)
 
         def to_fds_3_and_4():
             os.dup2(high_r, 3)
@@ -50,22 +54,32 @@ class Browser:
 
         args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--mute-audio",
-                f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"]
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                        pass_fds=(3, 4), preexec_fn=to_fds_3_and_4)
+                f"--window-size={width},900", f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"]
+        # A session of its own, so that closing kills the browser's helper processes too.
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, close_fds=False,
+                                        preexec_fn=to_fds_3_and_4, start_new_session=True)
         for fd in (commands_r, responses_w, high_r, high_w):
             os.close(fd)
         self.buffer, self.next_id, self.events = b"", 0, []
         self.session = None
 
     def close(self):
+        """Asks the browser to quit (it then stops its crash handler too), then kills what is left."""
+        try:
+            if self.process.poll() is None:
+                self.send("Browser.close", session=False)
+                self.process.wait(timeout=5)
+        except (BrowserError, subprocess.TimeoutExpired):
+            pass
         for fd in (self.commands, self.responses):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        if self.process.poll() is None:
-            self.process.kill()
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.process.wait()
 
     def send(self, method, params=None, session=True):
@@ -74,7 +88,10 @@ class Browser:
         message = {"id": self.next_id, "method": method, "params": params or {}}
         if session and self.session:
             message["sessionId"] = self.session
-        os.write(self.commands, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self.commands, json.dumps(message).encode() + b"\0")
+        except OSError as e:
+            raise BrowserError(f"cannot send {method} (exit status {self.process.poll()}): {e}")
         while True:
             reply = self.receive()
             if reply.get("id") == self.next_id:
@@ -131,7 +148,8 @@ def page_errors(events):
             errors.append("console: " + " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
         elif method == "Runtime.exceptionThrown":
             details = params.get("exceptionDetails", {})
-            errors.append("exception: " + details.get("exception", {}).get("description", details.get("text", "")))
+            description = details.get("exception", {}).get("description", details.get("text", ""))
+            errors.append(f"exception: {description.splitlines()[0]} ({details.get('url', '')}:{details.get('lineNumber', 0) + 1})")
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
             entry = params["entry"]
             errors.append(f"log ({entry.get('source')}): {entry.get('text')} {entry.get('url', '')}".strip())
@@ -225,16 +243,18 @@ def main():
     args = parser.parse_args()
     report = os.path.abspath(args.report)
     if not os.path.isfile(report):
-        sys.exit(f"check_report: no such file: {report}")
+        print(f"check_report: no such file: {report}", file=sys.stderr)
+        return 2
     if not os.access(CHROMIUM, os.X_OK):
-        sys.exit(f"check_report: {CHROMIUM} not found (make setup installs chromium)")
+        print(f"check_report: {CHROMIUM} not found (make setup installs chromium)", file=sys.stderr)
+        return 2
     png = args.screenshot or os.path.splitext(report)[0] + ".png"
 
     profile = tempfile.mkdtemp(prefix="check-report-")
     log = tempfile.TemporaryFile()
-    browser = Browser(profile, log)
+    browser = Browser(profile, log, args.width)
     try:
-        open_page(browser, "file://" + report, args.width)
+        open_page(browser, pathlib.Path(report).as_uri(), args.width)
         checks, bounded = run_checks(browser, args.expect_rows)
         size = screenshot(browser, png)
     except BrowserError as e:
