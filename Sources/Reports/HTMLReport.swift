@@ -25,13 +25,18 @@ public enum HTMLReport {
         return html
     }
 
+    // The page is as wide as a 1,300 px window allows, for the results table's many metric columns
+    // (each "± std" under its mean, so a column is as narrow as its heading); paragraphs keep a readable
+    // measure; student names do not break at their hyphens.
     static let style = """
-    body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; margin: 2em auto; max-width: 1100px; padding: 0 1em; }
+    body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222; margin: 2em auto; max-width: 1240px; padding: 0 1em; }
+    p { max-width: 62em; }
     h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { margin-top: 1.8em; border-bottom: 1px solid #ccc; } h3 { font-size: 1.05em; margin: 1.2em 0 0.3em; }
-    table { border-collapse: collapse; margin: 0.6em 0; font-variant-numeric: tabular-nums; }
-    th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+    table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.93em; font-variant-numeric: tabular-nums; }
+    th, td { border: 1px solid #ccc; padding: 0.25em 0.45em; text-align: left; vertical-align: top; }
     th { background: #f2f2f2; } td.num { text-align: right; white-space: nowrap; } tr.teacher td { background: #f7f7ee; font-style: italic; }
     tr.failed td { color: #a00; } .note { color: #555; font-size: 0.92em; } .scroll { overflow-x: auto; }
+    .spread { display: block; color: #555; font-size: 0.92em; } #results tr:not(.teacher) > td:first-child { white-space: nowrap; }
     svg { display: block; margin: 0.5em 0; max-width: 100%; height: auto; }
     """
 
@@ -59,7 +64,7 @@ public enum HTMLReport {
         s += "<div class=\"scroll\"><table>\n<tr>" + table.headings.map { "<th>\(escapeXML($0))</th>" }.joined() + "</tr>\n"
         for row in table.rows {
             s += "<tr\(row.isTeacher ? " class=\"teacher\"" : "")>"
-            s += zip(table.cells(row), table.numeric).map { "<td\($1 ? " class=\"num\"" : "")>\(escapeXML($0))</td>" }.joined() + "</tr>\n"
+            s += zip(table.cells(row), table.numeric).map(cell).joined() + "</tr>\n"
         }
         s += "</table></div>\n"
         guard !results.students.isEmpty else { return s + "<p class=\"note\">No students.</p>\n</section>\n" }
@@ -75,6 +80,12 @@ public enum HTMLReport {
             s += "<td class=\"num\">\(st.trainingSeconds > 0 ? escapeXML(Format.duration(st.trainingSeconds)) : "—")</td></tr>\n"
         }
         return s + "</table></div>\n</section>\n"
+    }
+
+    /// A results table cell; a group's metric has its "± std" on a line of its own under the mean.
+    static func cell(_ cell: ResultsTable.Cell, numeric: Bool) -> String {
+        let spread = cell.spread.map { " <span class=\"spread\">\(escapeXML($0))</span>" } ?? ""
+        return "<td\(numeric ? " class=\"num\"" : "")>\(escapeXML(cell.text))\(spread)</td>"
     }
 
     static func scores(_ table: ResultsTable) -> String {

@@ -63,23 +63,32 @@ func f(_ x: Double) -> String { String(format: "%.1f", x) }
 struct Scale: Equatable {
     var lo: Double, hi: Double, step: Double
 
-    init(covering values: [Double], includingZero: Bool = false, ticks: Int = 5) {
+    /// `within`: the range a bounded metric can take (accuracy [0, 1], Matthews [−1, 1]); rounding
+    /// out to whole steps, or padding a flat series, stops at its ends, so an accuracy axis never
+    /// runs past 1.0. Values outside it still show.
+    init(covering values: [Double], includingZero: Bool = false, ticks: Int = 5, within bound: ClosedRange<Double>? = nil) {
         let values = values.filter(\.isFinite)
-        var lo = values.min() ?? 0, hi = values.max() ?? 1
-        if includingZero { lo = min(lo, 0); hi = max(hi, 0) }
+        let first = values.min() ?? 0, last = values.max() ?? 1
+        var lo = includingZero ? min(first, 0) : first, hi = includingZero ? max(last, 0) : last
         if hi - lo < 1e-12 { let pad = max(abs(lo) * 0.05, 0.5); lo -= pad; hi += pad }
         let raw = (hi - lo) / Double(max(1, ticks))
         let magnitude = pow(10, (log10(raw)).rounded(.down))
         // The round step nearest the raw one (in ratio), so the axis has about `ticks` intervals.
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.min { abs(log($0 / raw)) < abs(log($1 / raw)) }!
         self.step = step
-        self.lo = (lo / step).rounded(.down) * step
-        self.hi = (hi / step).rounded(.up) * step
+        // The tolerance keeps a value on a tick (0.56 / 0.02 = 28.000000000000004) from adding a step.
+        self.lo = (lo / step + 1e-9).rounded(.down) * step
+        self.hi = (hi / step - 1e-9).rounded(.up) * step
+        if let bound {
+            self.lo = max(self.lo, min(first, bound.lowerBound))
+            self.hi = min(self.hi, max(last, bound.upperBound))
+        }
     }
 
+    /// The multiples of `step` from `lo` to `hi`.
     var ticks: [Double] {
-        let n = Int(((hi - lo) / step).rounded())
-        return (0...n).map { lo + Double($0) * step }
+        let first = (lo / step - 1e-9).rounded(.up), last = (hi / step + 1e-9).rounded(.down)
+        return stride(from: first, through: last, by: 1).map { $0 * step }
     }
 
     /// `value` mapped linearly from [lo, hi] to [from, to].
@@ -143,7 +152,7 @@ enum Charts {
         let width = 680.0, panelWidth = 250.0, height = 210.0, legendTop = height + 52
         let loss = Panel(x: stepScale, y: Scale(covering: members.flatMap { $0.curve.map(\.value) }, ticks: 4),
                          left: 64, top: 14, width: panelWidth, height: height - 14)
-        let dev = Panel(x: stepScale, y: Scale(covering: members.flatMap { $0.evaluations.map(\.value) }, ticks: 4),
+        let dev = Panel(x: stepScale, y: Scale(covering: members.flatMap { $0.evaluations.map(\.value) }, ticks: 4, within: Metric.bounds[metric]),
                         left: 64 + panelWidth + 90, top: 14, width: panelWidth, height: height - 14)
         var body = loss.axes(xTitle: "update", yTitle: "training loss") + dev.axes(xTitle: "update", yTitle: "dev \(metric)")
         for (i, s) in members.enumerated() {
@@ -196,7 +205,7 @@ enum Charts {
         let longest = Double(min(32, groups.map(\.student.count).max() ?? 0)) * 6.2
         let labelSpace = 16 + longest * 0.58
         let left = max(70, longest * 0.82 - plotWidth / Double(groups.count) / 2 + 10)
-        let panel = Panel(x: Scale(covering: [0, 1]), y: Scale(covering: extents + references, ticks: 5),
+        let panel = Panel(x: Scale(covering: [0, 1]), y: Scale(covering: extents + references, ticks: 5, within: Metric.bounds[metric]),
                           left: left, top: 16, width: plotWidth, height: 220)
         var body = "<defs><pattern id=\"hatch-test\" patternUnits=\"userSpaceOnUse\" width=\"6\" height=\"6\" patternTransform=\"rotate(45)\">"
             + "<rect width=\"6\" height=\"6\" fill=\"#fff\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"6\" stroke=\"\(SeriesStyle.colour(1))\" stroke-width=\"3\"/></pattern></defs>"

@@ -141,6 +141,8 @@ public enum ReportsError: Error, CustomStringConvertible, Equatable {
 enum Metric {
     static let order = ["accuracy", "macro_f1", "matthews", "teacher_cosine", "regression_mse", "loss"]
     static let lowerIsBetter: Set<String> = ["regression_mse", "loss"]
+    /// The values a bounded metric can take: chart axes stop at these ends.
+    static let bounds: [String: ClosedRange<Double>] = ["accuracy": 0...1, "macro_f1": 0...1, "matthews": -1...1, "teacher_cosine": -1...1]
 
     /// The metrics present in any of `maps`, known ones first in `order`, then the rest by name.
     static func columns(_ maps: [[String: Double]]) -> [String] {

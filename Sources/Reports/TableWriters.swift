@@ -2,7 +2,8 @@ import Foundation
 
 // The results table as Markdown (for people, aligned so that it reads in a terminal), CSV (for
 // spreadsheets: mean and std in separate columns, numbers unformatted) and JSON (everything,
-// per-seed values included). The HTML report shows the same cells as the Markdown.
+// per-seed values included). The HTML report shows the same cells as the Markdown, each
+// metric's ± std on a line under its mean.
 
 extension ResultsTable {
     /// Column headings for people; the metric columns follow `devMetrics` then `testMetrics`.
@@ -14,27 +15,38 @@ extension ResultsTable {
     /// Which columns hold numbers (right-aligned).
     var numeric: [Bool] { headings.indices.map { $0 >= 5 } }
 
-    /// A row's cells for people: metrics as "mean ± std" (std "—" for one seed), "—" where missing.
-    func cells(_ row: Row) -> [String] {
-        func metric(_ m: MeanStd?) -> String {
-            guard let m else { return "—" }
-            if row.isTeacher { return Format.metric(m.mean) }
-            return Format.metric(m.mean) + " ± " + (m.std.map(Format.metric) ?? "—")
+    /// A cell for people. A group's metric keeps its spread apart, so that the HTML table can put
+    /// it on a line of its own under the mean (narrower columns; the Markdown joins them).
+    struct Cell: Equatable {
+        var text: String
+        /// "± 0.0200", or "± —" for a single seed.
+        var spread: String? = nil
+        /// As the Markdown shows it: "0.8200 ± 0.0200".
+        var joined: String { spread.map { "\(text) \($0)" } ?? text }
+    }
+
+    /// A row's cells for people: metrics as mean and ± std (std "—" for one seed), "—" where missing.
+    func cells(_ row: Row) -> [Cell] {
+        func metric(_ m: MeanStd?) -> Cell {
+            guard let m else { return Cell(text: "—") }
+            if row.isTeacher { return Cell(text: Format.metric(m.mean)) }
+            return Cell(text: Format.metric(m.mean), spread: "± " + (m.std.map(Format.metric) ?? "—"))
         }
         let seeds: String
         if row.isTeacher { seeds = "—" } else {
             let failed = row.failedCount
             seeds = failed == 0 ? "\(row.members.count)" : "\(row.members.count) (\(failed) failed)"
         }
-        return [row.isTeacher ? "\(row.student) (teacher)" : row.student, row.objectives, row.initialization, row.mapping, row.size,
-                Format.count(row.parameters), seeds]
+        let texts = [row.isTeacher ? "\(row.student) (teacher)" : row.student, row.objectives, row.initialization, row.mapping, row.size,
+                     Format.count(row.parameters), seeds]
+        return texts.map { Cell(text: $0) }
             + devMetrics.map { metric(row.dev[$0]) } + testMetrics.map { metric(row.test[$0]) }
-            + [row.trainingSeconds.map { Format.duration($0.mean) } ?? "—"]
+            + [Cell(text: row.trainingSeconds.map { Format.duration($0.mean) } ?? "—")]
     }
 
     /// A Markdown pipe table padded to aligned columns, with a title and a note on what the cells mean.
     public func markdown() -> String {
-        let rows = [headings] + self.rows.map { cells($0).map { $0.replacingOccurrences(of: "|", with: "\\|") } }
+        let rows = [headings] + self.rows.map { cells($0).map { $0.joined.replacingOccurrences(of: "|", with: "\\|") } }
         let widths = headings.indices.map { c in rows.map { $0[c].count }.max()! }
         func line(_ cells: [String]) -> String {
             "| " + cells.indices.map { c in

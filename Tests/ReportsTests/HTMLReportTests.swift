@@ -37,6 +37,22 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains("attention-lower-s1: no training log (failed: out of memory)"))
     }
 
+    /// The demo's table (14 columns) fits a 1,300 px window: ReportBrowserTests measures it in
+    /// Chromium; this checks the layout it relies on.
+    func testWideResultsTableStacksEachSpreadUnderItsMean() throws {
+        let html = HTMLReport.render(demoStudy())
+        assertWellFormed(html)
+        let results = try XCTUnwrap(html.components(separatedBy: "<section id=\"results\">").last?.components(separatedBy: "<h3>")[0])
+        XCTAssertEqual(count("<td class=\"num\">0.7200 <span class=\"spread\">± —</span></td>", in: results), 1, "kd-lower's dev accuracy")
+        XCTAssertEqual(count("<span class=\"spread\">", in: results), 6 * 6, "six groups × dev and test × three metrics")
+        XCTAssertTrue(results.contains("<td class=\"num\">0.7600</td>"), "the teacher has no spread")
+        XCTAssertTrue(HTMLReport.style.contains(".spread { display: block;"), "the spread on a line of its own")
+        XCTAssertTrue(HTMLReport.style.contains("max-width: 1240px;"), "the page as wide as a 1,300 px window allows")
+        let sample = HTMLReport.render(sampleStudy())
+        XCTAssertTrue(sample.contains("<td class=\"num\">0.8200 <span class=\"spread\">± 0.0200</span></td>"))
+        XCTAssertTrue(ResultsTable(demoStudy()).markdown().contains(" 0.7200 ± — |"), "Markdown keeps one line")
+    }
+
     func testNamesAreEscaped() {
         var study = sampleStudy()
         study.name = "x & y"
@@ -126,5 +142,47 @@ final class HTMLReportTests: XCTestCase {
         let flat = Scale(covering: [2, 2])
         XCTAssertLessThan(flat.lo, 2)
         XCTAssertGreaterThan(flat.hi, 2)
+        // Values on ticks add no step for rounding noise (0.56 / 0.02 = 28.000000000000004, 0.58 / 0.02 = 28.999999999999996).
+        let onTicks = Scale(covering: [0.50, 0.56], ticks: 4)
+        XCTAssertEqual(onTicks.step, 0.02, accuracy: 1e-12)
+        XCTAssertEqual(onTicks.ticks.map(onTicks.label), ["0.50", "0.52", "0.54", "0.56"])
+        let fromTick = Scale(covering: [0.58, 0.64], ticks: 4)
+        XCTAssertEqual(fromTick.ticks.map(fromTick.label), ["0.58", "0.60", "0.62", "0.64"])
+    }
+
+    func testBoundedScalesStopAtTheMetricsRange() {
+        // The demo's dev accuracy: one evaluation per student, padded ± 0.5 and rounded out to 0.2…1.4.
+        XCTAssertEqual(Scale(covering: [0.72], ticks: 4).hi, 1.4, accuracy: 1e-9)
+        let accuracy = Scale(covering: [0.72], ticks: 4, within: 0...1)
+        XCTAssertEqual(accuracy.lo, 0.2, accuracy: 1e-9)
+        XCTAssertEqual(accuracy.hi, 1.0)
+        XCTAssertEqual(accuracy.ticks.map(accuracy.label), ["0.2", "0.4", "0.6", "0.8", "1.0"])
+        let matthews = Scale(covering: [-0.97, 0.45], ticks: 4, within: -1...1)
+        XCTAssertEqual(matthews.lo, -1)
+        XCTAssertEqual(matthews.ticks.first ?? 0, -1, accuracy: 1e-9)
+        // Values outside the range still show; ticks stay inside the axis.
+        let outside = Scale(covering: [0.5, 1.03], ticks: 4, within: 0...1)
+        XCTAssertEqual(outside.hi, 1.03)
+        XCTAssertLessThanOrEqual(outside.ticks.last ?? 0, 1.03)
+    }
+
+    /// The y tick labels of each panel (`<g class="axes">`) of an SVG chart.
+    func yTickLabels(_ svg: String) -> [[Double]] {
+        svg.components(separatedBy: "<g class=\"axes\">").dropFirst().map { axes in
+            axes.components(separatedBy: "</g>")[0].components(separatedBy: "text-anchor=\"end\">").dropFirst()
+                .compactMap { Double($0.prefix { $0 != "<" }) }
+        }
+    }
+
+    func testAccuracyAxesStayWithinZeroToOne() throws {
+        let study = demoStudy()
+        for (group, members) in study.groups {
+            let chart = try XCTUnwrap(Charts.learningCurves(group: group, students: members))
+            let dev = try XCTUnwrap(yTickLabels(chart).last, group)
+            XCTAssertLessThanOrEqual(try XCTUnwrap(dev.max()), 1.0, "\(group): dev accuracy ticks \(dev)")
+            XCTAssertGreaterThanOrEqual(try XCTUnwrap(dev.min()), 0.0, group)
+        }
+        let scores = try XCTUnwrap(Charts.scores(ResultsTable(study), metric: "accuracy"))
+        XCTAssertLessThanOrEqual(try XCTUnwrap(yTickLabels(scores).first?.max()), 1.0)
     }
 }
