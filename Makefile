@@ -9,7 +9,9 @@ MODELS      := models
 MINILM      := $(MODELS)/all-MiniLM-L6-v2
 PLUGIN_DIR  := build/hdf5-plugins
 PLUGIN      := $(PLUGIN_DIR)/libh5zstd.so
-APT_PACKAGES := libhdf5-dev hdf5-tools libopenblas-dev libzstd-dev pkg-config unzip chromium
+APT_PACKAGES := libhdf5-dev hdf5-tools libopenblas-dev libzstd-dev pkg-config unzip
+# For the tests only: the report's check in a real browser (scripts/check_report.py).
+APT_TEST_PACKAGES := chromium
 # Reference tooling only (fixtures, peers, interoperability checks); the product is Swift.
 PY_PACKAGES := numpy safetensors h5py hdf5plugin jsonschema
 # The CPU build of torch (a local wheel on these machines); plain `torch` from PyPI as a fallback.
@@ -63,6 +65,7 @@ $(MINILM)/model.safetensors: | setup
 
 ## test: set-up, build (optimised, testable) and run every test
 test: setup setup-python plugin models
+	$(call apt_install,$(APT_TEST_PACKAGES))
 	DISTILLERY_PLUGIN_DIR=$(CURDIR)/$(PLUGIN_DIR) DISTILLERY_MINILM=$(CURDIR)/$(MINILM) \
 	  swift test $(SWIFT_FLAGS) 2>&1 | tee .test.log; exit $${PIPESTATUS[0]}
 

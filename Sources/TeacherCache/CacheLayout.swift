@@ -1,3 +1,4 @@
+import Foundation
 import HDF5
 
 /// Names of everything inside a cache file (schema version 1). The readable description is
@@ -100,6 +101,30 @@ public enum CacheLayout {
     /// Width of one output-distribution row.
     public static func logitWidth(_ provenance: CacheProvenance) -> Int {
         provenance.teacher.head == "classifier" ? provenance.teacher.classifierLabels : provenance.teacher.vocabularySize
+    }
+
+    /// The exclusive upper bound of an integer dataset whose values index something — token ids
+    /// into the vocabulary, logit ids into a logit row, class labels, token types into their
+    /// embedding — or nil. `verify` and every reader refuse a value outside 0..<bound, by dataset
+    /// and row, before it indexes anything (a valid checksum says nothing about the values).
+    /// Masked positions are bounded per sequence (`maskPositions`, by its token count).
+    public static func indexBound(_ path: String, provenance: CacheProvenance) -> (bound: Int, what: String)? {
+        switch path {
+        case inputIds, maskOriginalIds: return (provenance.teacher.vocabularySize, "the teacher's vocabulary")
+        case topKIds, sampledIds: return (logitWidth(provenance), provenance.teacher.head == "classifier" ? "the teacher's classes" : "the teacher's vocabulary")
+        case labels:
+            if let names = provenance.labelNames { return (names.count, "the label map (label_names)") }
+            return provenance.teacher.classifierLabels > 1 ? (provenance.teacher.classifierLabels, "the teacher's classes") : nil
+        case tokenTypeIds:
+            let config = try? JSONSerialization.jsonObject(with: Data(provenance.teacher.config.utf8)) as? [String: Any]
+            return ((config?["type_vocab_size"] as? Int) ?? 2, "the teacher's token types (type_vocab_size)")
+        default: return nil
+        }
+    }
+
+    /// The first value outside 0..<bound, with its index.
+    public static func firstOutOfRange<T: BinaryInteger>(_ values: [T], below bound: Int) -> (index: Int, value: Int64)? {
+        values.firstIndex { $0 < 0 || Int64($0) >= Int64(bound) }.map { ($0, Int64(values[$0])) }
     }
 
     public static func tensorDatasets(spec: CacheSpec, provenance: CacheProvenance) -> [TensorDataset] {

@@ -146,7 +146,7 @@ public final class CacheReader {
         let t = provenance.teacher
         let tokens = Int(offsets[range.lowerBound])..<Int(offsets[range.upperBound])
         let ids = try readIds(CacheLayout.inputIds, tokens)
-        let types = try dataset(CacheLayout.tokenTypeIds).read(UInt8.self, rows: tokens)
+        let types = try checked(CacheLayout.tokenTypeIds, try dataset(CacheLayout.tokenTypeIds).read(UInt8.self, rows: tokens), first: tokens.lowerBound)
         let exampleIndex = try dataset(CacheLayout.exampleIndex).read(Int64.self, rows: range)
         let idRange = Int(idOffsets[range.lowerBound])..<Int(idOffsets[range.upperBound])
         let idBytes = try dataset(CacheLayout.exampleIdBytes).read(UInt8.self, rows: idRange)
@@ -204,14 +204,25 @@ public final class CacheReader {
         Array(values[((rows.lowerBound - base) * width)..<((rows.upperBound - base) * width)])
     }
 
+    /// Ids of a dataset (uint16 or int32), refused when one is outside its index bound.
     private func readIds(_ path: String, _ rows: Range<Int>) throws -> [Int32] {
         let d = try dataset(path)
-        return d.elementType == .uint16 ? try d.read(UInt16.self, rows: rows).map(Int32.init) : try d.read(Int32.self, rows: rows)
+        let ids = d.elementType == .uint16 ? try d.read(UInt16.self, rows: rows).map(Int32.init) : try d.read(Int32.self, rows: rows)
+        return try checked(path, ids, first: rows.lowerBound, width: max(1, d.columns))
     }
 
+    /// Labels: regression scores (float32), or class indices refused outside the label map.
     private func readFloatsOrInts(_ path: String, _ rows: Range<Int>) throws -> [Float] {
         let d = try dataset(path)
-        return d.elementType == .float32 ? try d.read(Float.self, rows: rows) : try d.read(Int64.self, rows: rows).map(Float.init)
+        guard d.elementType != .float32 else { return try d.read(Float.self, rows: rows) }
+        return try checked(path, try d.read(Int64.self, rows: rows), first: rows.lowerBound).map(Float.init)
+    }
+
+    /// `values` (rows from `first`, `width` per row) unless one is outside the dataset's index bound.
+    private func checked<T: BinaryInteger>(_ path: String, _ values: [T], first: Int, width: Int = 1) throws -> [T] {
+        guard let (bound, what) = CacheLayout.indexBound(path, provenance: provenance),
+              let (index, value) = CacheLayout.firstOutOfRange(values, below: bound) else { return values }
+        throw CacheError.corrupt("\(url.path): /\(path) row \(first + index / width): value \(value) is outside 0..<\(bound) (\(what)); the file is damaged or was not written by Distillery")
     }
 
     /// A tensor dataset decoded to Float: float types widen exactly; int8 multiplies by its row scale.
@@ -254,7 +265,10 @@ public final class CacheReader {
             let positions = try dataset(CacheLayout.maskPositions).read(Int32.self, rows: rows)
             let originals = try readIds(CacheLayout.maskOriginalIds, rows)
             for k in result.indices {
-                let r = rowsOf(result[k].index)
+                let r = rowsOf(result[k].index), n = tokenRange(result[k].index).count
+                if let bad = r.first(where: { positions[$0 - rows.lowerBound] < 0 || Int(positions[$0 - rows.lowerBound]) >= n }) {
+                    throw CacheError.corrupt("\(url.path): /\(CacheLayout.maskPositions) row \(bad): position \(positions[bad - rows.lowerBound]) is outside sequence \(result[k].index)'s \(n) tokens")
+                }
                 result[k].maskedPositions = Array(positions[(r.lowerBound - rows.lowerBound)..<(r.upperBound - rows.lowerBound)])
                 result[k].maskedOriginalIds = Array(originals[(r.lowerBound - rows.lowerBound)..<(r.upperBound - rows.lowerBound)])
             }

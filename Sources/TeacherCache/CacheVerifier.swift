@@ -47,6 +47,14 @@ public struct CacheVerification: Sendable {
         do {
             spec = try CacheProvenance.decode(CacheSpec.self, from: root.stringAttribute(CacheLayout.specAttribute), what: "spec")
             provenance = try CacheProvenance.decode(CacheProvenance.self, from: root.stringAttribute(CacheLayout.teacherAttribute), what: "teacher")
+            // Every attribute a reader decodes is decoded here too: a damaged one is a fault, not a later refusal.
+            if try root.hasAttribute(CacheLayout.labelNamesAttribute) {
+                let names = try CacheProvenance.decode([String].self, from: root.stringAttribute(CacheLayout.labelNamesAttribute), what: "label_names")
+                if names != provenance.labelNames { fault("", nil, "label_names \(names) disagrees with the teacher provenance's \(provenance.labelNames ?? [])") }
+            }
+            if try root.hasAttribute(CacheLayout.shardAttribute) {
+                _ = try CacheProvenance.decode(CacheShard.self, from: root.stringAttribute(CacheLayout.shardAttribute), what: "shard")
+            }
         } catch {
             fault("", nil, "\(error)")
             return result
@@ -86,7 +94,8 @@ public struct CacheVerification: Sendable {
         let tokens = Int(tokenOffsets?.last ?? 0)
         var axes: [String: Int] = ["sequences": s, "sequences+1": s + 1, "tokens": tokens]
         if let idOffsets = offsets(CacheLayout.exampleIdOffsets, entries: s + 1) { axes["example_id_bytes"] = Int(idOffsets.last ?? 0) }
-        if let maskOffsets = offsets(CacheLayout.maskOffsets, entries: s + 1) {
+        let maskOffsets = offsets(CacheLayout.maskOffsets, entries: s + 1)
+        if let maskOffsets {
             axes["masked"] = Int(maskOffsets.last ?? 0); axes["masked+1"] = Int(maskOffsets.last ?? 0) + 1
         }
         if let attention = offsets(CacheLayout.attentionOffsets, entries: s + 1), let tokenOffsets {
@@ -111,8 +120,7 @@ public struct CacheVerification: Sendable {
             if d.rows != expected { fault(planned.path, nil, "\(d.rows) rows, expected \(expected) (\(planned.axis))") }
         }
 
-        // Every chunk readable, every float finite.
-        let vocabulary = Int64(provenance.teacher.vocabularySize)
+        // Every chunk readable, every float finite, every index within its bound.
         for planned in CacheLayout.datasets(spec: spec, provenance: provenance) {
             guard let d = datasets[planned.path] else { continue }
             result.datasetsChecked += 1
@@ -129,14 +137,19 @@ public struct CacheVerification: Sendable {
                             fault(planned.path, (rows.lowerBound + bad / width)..<(rows.lowerBound + bad / width + 1), "non-finite value \(values[bad])")
                         }
                         result.valuesChecked += values.count
-                    case .uint16, .int32 where planned.path == CacheLayout.inputIds || planned.path.hasSuffix("ids"):
-                        let values = d.elementType == .uint16 ? try d.read(UInt16.self, rows: rows).map(Int64.init) : try d.read(Int32.self, rows: rows).map(Int64.init)
-                        if let bad = values.firstIndex(where: { $0 < 0 || $0 >= vocabulary }) {
-                            fault(planned.path, (rows.lowerBound + bad)..<(rows.lowerBound + bad + 1), "token id \(values[bad]) outside the vocabulary of \(vocabulary)")
+                    default:
+                        let values = try readIntegers(d, rows)
+                        if let (bound, what) = CacheLayout.indexBound(planned.path, provenance: provenance),
+                           let (index, value) = CacheLayout.firstOutOfRange(values, below: bound) {
+                            let row = rows.lowerBound + index / max(1, d.columns)
+                            fault(planned.path, row..<(row + 1), "value \(value) is outside 0..<\(bound) (\(what))")
+                        }
+                        if planned.path == CacheLayout.maskPositions, let tokenOffsets, let maskOffsets = maskOffsets {
+                            if let (row, position, sequence) = outsideSequence(values, rows: rows, maskOffsets: maskOffsets, tokenOffsets: tokenOffsets) {
+                                fault(planned.path, row..<(row + 1), "position \(position) is outside sequence \(sequence)'s tokens")
+                            }
                         }
                         result.valuesChecked += values.count
-                    default:
-                        result.valuesChecked += try readCount(d, rows)
                     }
                 } catch {
                     fault(planned.path, rows, "unreadable: \(error)")
@@ -198,16 +211,28 @@ public struct CacheVerification: Sendable {
         return faults
     }
 
-    /// Reads rows in their own integer type (decompressing and checksumming every chunk).
-    private static func readCount(_ d: H5Dataset, _ rows: Range<Int>) throws -> Int {
+    /// Reads rows in their own integer type (decompressing and checksumming every chunk), widened.
+    private static func readIntegers(_ d: H5Dataset, _ rows: Range<Int>) throws -> [Int64] {
         switch d.elementType {
-        case .int8: return try d.read(Int8.self, rows: rows).count
-        case .uint8: return try d.read(UInt8.self, rows: rows).count
-        case .int16: return try d.read(Int16.self, rows: rows).count
-        case .uint16: return try d.read(UInt16.self, rows: rows).count
-        case .int32: return try d.read(Int32.self, rows: rows).count
-        case .uint32: return try d.read(UInt32.self, rows: rows).count
-        default: return try d.read(Int64.self, rows: rows).count
+        case .int8: return try d.read(Int8.self, rows: rows).map(Int64.init)
+        case .uint8: return try d.read(UInt8.self, rows: rows).map(Int64.init)
+        case .int16: return try d.read(Int16.self, rows: rows).map(Int64.init)
+        case .uint16: return try d.read(UInt16.self, rows: rows).map(Int64.init)
+        case .int32: return try d.read(Int32.self, rows: rows).map(Int64.init)
+        case .uint32: return try d.read(UInt32.self, rows: rows).map(Int64.init)
+        default: return try d.read(Int64.self, rows: rows)
         }
+    }
+
+    /// The first masked position (rows `rows` of mlm/positions) outside its sequence's tokens.
+    private static func outsideSequence(_ positions: [Int64], rows: Range<Int>, maskOffsets: [Int64], tokenOffsets: [Int64]) -> (Int, Int64, Int)? {
+        var sequence = 0
+        for (k, position) in positions.enumerated() {
+            let row = rows.lowerBound + k
+            while sequence + 1 < maskOffsets.count && Int64(row) >= maskOffsets[sequence + 1] { sequence += 1 }
+            guard sequence + 1 < tokenOffsets.count else { return (row, position, sequence) }
+            if position < 0 || position >= tokenOffsets[sequence + 1] - tokenOffsets[sequence] { return (row, position, sequence) }
+        }
+        return nil
     }
 }

@@ -279,6 +279,53 @@ final class FaultTests: XCTestCase {
         assertFails(result, naming: ["dev.h5", "[\"negative\", \"positive\"]", "[\"negative\", \"neutral\", \"positive\"]"], "dev classes")
     }
 
+    /// Values of `path` rewritten through HDF5 (so every chunk's checksum is valid again).
+    private func rewrite<T: H5Scalar>(_ cache: URL, _ path: String, as type: T.Type, _ change: (inout [T]) -> Void) throws {
+        let file = try H5File.open(cache, writable: true)
+        let dataset = try file.root.dataset(path)
+        var values = try dataset.read(T.self, rows: 0..<dataset.rows)
+        change(&values)
+        try dataset.truncate(toRows: 0)
+        try dataset.append(values)
+        try file.close()
+    }
+
+    /// A cache whose labels hold a class outside the label map, or whose token ids or token types
+    /// are past their embedding, with valid checksums: `verify` names the dataset and row, and
+    /// `train` (the cache as training or as --dev data) refuses by dataset and row instead of
+    /// indexing with it (it trapped with no message, exit 132).
+    func testOutOfRangeValuesAreNamedByDatasetAndRow() throws {
+        let cases: [(path: String, row: Int, bound: String, change: (URL) throws -> Void)] = [
+            ("inputs/labels", 3, "outside 0..<3 (the label map", { try self.rewrite($0, "inputs/labels", as: Int64.self) { $0[3] = 7 } }),
+            ("inputs/input_ids", 5, "(the teacher's vocabulary)", { try self.rewrite($0, "inputs/input_ids", as: UInt16.self) { $0[5] = 60_000 } }),
+            ("inputs/token_type_ids", 2, "(the teacher's token types", { try self.rewrite($0, "inputs/token_type_ids", as: UInt8.self) { $0[2] = 9 } }),
+        ]
+        let good = try cache(rows: 12, name: "good")
+        for (path, row, bound, change) in cases {
+            let bad = folder.appendingPathComponent("bad.h5")
+            try? fm.removeItem(at: bad)
+            try fm.copyItem(at: good, to: bad)
+            try change(bad)
+            let verify = try CLI.run(["verify", bad.path])
+            assertFails(verify, naming: ["/\(path) rows \(row)..<\(row + 1)", bound], "verify \(path)")
+            let train = try CLI.run(trainArguments(bad, folder.appendingPathComponent("run-\(row)")) + ["--max-steps", "2"])
+            assertFails(train, naming: ["bad.h5", "/\(path) row \(row)", bound], "train on \(path)")
+            let dev = try CLI.run(trainArguments(good, folder.appendingPathComponent("dev-\(row)")) + ["--dev", bad.path, "--max-steps", "2", "--force"])
+            assertFails(dev, naming: ["bad.h5", "/\(path) row \(row)"], "--dev with a bad \(path)")
+        }
+    }
+
+    /// One flipped byte in the label_names attribute: `verify` finds it (as `train` does).
+    func testDamagedLabelNamesFailVerify() throws {
+        let out = try cache(rows: 12)
+        let file = try H5File.open(out, writable: true)
+        let names = try file.root.stringAttribute("label_names")
+        try file.root.setAttribute("label_names", String(names.dropLast()) + "}")
+        try file.close()
+        assertFails(try CLI.run(["verify", out.path]), naming: ["label_names"], "verify")
+        assertFails(try CLI.run(trainArguments(out, folder.appendingPathComponent("run")) + ["--max-steps", "2"]), naming: ["label_names"], "train")
+    }
+
     // MARK: numbers
 
     /// A learning rate that makes the loss diverge: the student stops naming the update, its
