@@ -10,8 +10,8 @@ MINILM      := $(MODELS)/all-MiniLM-L6-v2
 PLUGIN_DIR  := build/hdf5-plugins
 PLUGIN      := $(PLUGIN_DIR)/libh5zstd.so
 APT_PACKAGES := libhdf5-dev hdf5-tools libopenblas-dev libzstd-dev pkg-config unzip
-# For the tests only: the report's check in a real browser (scripts/check_report.py).
-APT_TEST_PACKAGES := chromium
+# For the tests only: the report's check in a real browser (scripts/check_report.py), peak memory of a refused run.
+APT_TEST_PACKAGES := chromium time
 # Reference tooling only (fixtures, peers, interoperability checks); the product is Swift.
 PY_PACKAGES := numpy safetensors h5py hdf5plugin jsonschema
 # The CPU build of torch (a local wheel on these machines); plain `torch` from PyPI as a fallback.

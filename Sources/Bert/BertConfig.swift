@@ -92,6 +92,14 @@ public struct BertConfig: Codable, Equatable, Sendable {
                               ("max_position_embeddings", maxPositionEmbeddings), ("type_vocab_size", typeVocabSize)] where value <= 0 {
             throw fail("\(name) must be positive, found \(value)")
         }
+        // Far above any BERT-family model (XLM-R's vocabulary is 250,002), low enough that no
+        // size computed from them overflows or asks for an absurd allocation.
+        for (name, value, limit) in [("vocab_size", vocabSize, 4_000_000), ("hidden_size", hiddenSize, 16_384),
+                                     ("num_hidden_layers", numHiddenLayers, 256), ("num_attention_heads", numAttentionHeads, 256),
+                                     ("intermediate_size", intermediateSize, 65_536), ("max_position_embeddings", maxPositionEmbeddings, 131_072),
+                                     ("type_vocab_size", typeVocabSize, 1_024)] where value > limit {
+            throw fail("\(name) \(value) is over \(limit), more than any model this reads")
+        }
         if hiddenSize % numAttentionHeads != 0 {
             throw fail("hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)")
         }

@@ -47,14 +47,25 @@ public final class BertModel: @unchecked Sendable {
             throw BertError.weights("\(file.url.path): config id2label has \(names.count) labels but 'classifier.weight' has \(labels) rows")
         }
         let layout = BertLayout(config: config, heads: heads)
+        // Every tensor the config implies is checked against the file's header before the
+        // buffer is allocated: a config that says 100,000 layers fails here, naming the first
+        // missing tensor, instead of asking for hundreds of gigabytes.
+        for tensor in layout.tensors {
+            for part in CheckpointNames.parts(of: tensor, layout: layout) {
+                guard let key = original[part.checkpointName], let stored = file.tensors[key] else {
+                    throw BertError.weights("\(file.url.path): missing tensor '\(part.checkpointName)' (expected shape \(part.shape) from config.json)")
+                }
+                guard stored.shape == part.shape else {
+                    throw BertError.weights("\(file.url.path): tensor '\(key)' has shape \(stored.shape), config.json implies \(part.shape)")
+                }
+            }
+        }
         let parameters = BertParameters(layout: layout)
 
         var used = Set<String>()
         for tensor in layout.tensors {
             for part in CheckpointNames.parts(of: tensor, layout: layout) {
-                guard let key = original[part.checkpointName] else {
-                    throw BertError.weights("\(file.url.path): missing tensor '\(part.checkpointName)' (expected shape \(part.shape))")
-                }
+                let key = original[part.checkpointName]!
                 let values = try file.floats(key, shape: part.shape)
                 values.withUnsafeBufferPointer { src in
                     (parameters[tensor] + part.elementOffset).update(from: src.baseAddress!, count: src.count)

@@ -315,6 +315,27 @@ final class FaultTests: XCTestCase {
         }
     }
 
+    /// config.json sizes are bounded and checked against the weights before anything is
+    /// allocated: 100,000 layers (which asked for 709 GB) and 40 layers over weights for fewer are
+    /// refused naming the file, fast and without a large allocation.
+    func testConfigSizesAreCheckedBeforeAllocating() throws {
+        let data = try writeLabelledSentences(in: folder, rows: 4)
+        for (layers, naming) in [(100_000, ["config.json", "num_hidden_layers 100000 is over 256"]),
+                                 (40, ["model.safetensors", "missing tensor", "from config.json"])] {
+            let copy = try teacherCopy("layers-\(layers)")
+            let config = copy.appendingPathComponent("config.json")
+            var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: config)) as? [String: Any])
+            json["num_hidden_layers"] = layers
+            try JSONSerialization.data(withJSONObject: json).write(to: config)
+            let out = folder.appendingPathComponent("layers-\(layers).h5")
+            let result = try runProgram("/usr/bin/time", ["-f", "max-rss-kb %M", builtProduct("distillery").path] + cacheArguments(data, out, teacher: copy))
+            assertFails(result, naming: naming, "\(layers) layers")
+            let rss = result.stderr.split(separator: "\n").last { $0.hasPrefix("max-rss-kb ") }.flatMap { Int($0.dropFirst(11)) } ?? 0
+            XCTAssertLessThan(rss, 500_000, "\(layers) layers: \(rss) KB resident before refusing")
+            assertNoCache(out, "\(layers) layers")
+        }
+    }
+
     /// One flipped byte in the label_names attribute: `verify` finds it (as `train` does).
     func testDamagedLabelNamesFailVerify() throws {
         let out = try cache(rows: 12)
