@@ -51,3 +51,17 @@ func firstInvalidUTF8(in bytes: Bytes, _ range: Range<Int>) -> Int? {
     }
     return nil
 }
+
+/// The lines of `data` (standard input of `distillery tokenize`, say) as text, each without its
+/// "\n" or "\r\n"; a line that is not valid UTF-8 is refused as a `RowError` naming `origin` and
+/// the line, never repaired with U+FFFD.
+public func textLines(_ data: [UInt8], origin: String) throws -> [String] {
+    try data.withUnsafeBufferPointer { bytes in
+        var lines: [String] = []
+        try forEachLine(in: bytes) { line, range in
+            if let problem = utf8Problem(in: bytes, range, firstLine: line) { throw RowError(file: origin, line: line, reason: problem) }
+            lines.append(String(decoding: bytes[range], as: UTF8.self))
+        }
+        return lines
+    }
+}

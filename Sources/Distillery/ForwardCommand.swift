@@ -27,14 +27,14 @@ struct ForwardCommand: ParsableCommand {
     @Option(name: .long, help: "Where to write the outputs (.safetensors).")
     var out: String
 
-    @Option(name: .long, help: "Maximum tokens per example, [CLS]/[SEP] included.")
-    var maxLength = 128
+    @Option(name: .long, help: "Maximum tokens per example, [CLS]/[SEP] included (default 128, or the model's max_position_embeddings if smaller).")
+    var maxLength: Int?
 
     @Option(name: .long, parsing: .upToNextOption, help: "What to save: hidden, attentions, projections, logits.")
     var capture: [CaptureKind] = [.hidden, .logits]
 
     func validate() throws {
-        if maxLength < 3 { throw ValidationError("--max-length must be at least 3") }
+        if let maxLength, maxLength < 3 { throw ValidationError("--max-length must be at least 3") }
     }
 
     func run() throws {
@@ -45,8 +45,12 @@ struct ForwardCommand: ParsableCommand {
         guard tokenizer.vocabularySize == bert.config.vocabSize else {
             throw ValidationError("\(folder.path)/vocab.txt has \(tokenizer.vocabularySize) tokens but config.json says vocab_size \(bert.config.vocabSize)")
         }
+        let positions = bert.config.maxPositionEmbeddings
+        if let maxLength, maxLength > positions {
+            throw ValidationError("--max-length \(maxLength) is over max_position_embeddings \(positions) (\(folder.path)/config.json)")
+        }
         let lines = try readExamples(URL(fileURLWithPath: input))
-        let batch = tokenizer.encodeBatch(lines, maxLength: min(maxLength, bert.config.maxPositionEmbeddings))
+        let batch = tokenizer.encodeBatch(lines, maxLength: maxLength ?? min(128, positions))
         let what = capture.reduce(into: BertCapture()) { $0.insert($1.option) }
         let forward = BertForward(model: bert, maxBatch: batch.batchSize, maxSeq: batch.sequenceLength, capture: what)
         try forward.run(BertInput(batch: batch.batchSize, seq: batch.sequenceLength, inputIds: batch.inputIds,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import Tokenization
 
@@ -23,7 +24,9 @@ struct TokenizeCommand: ParsableCommand {
         let tokenizer = try BertTokenizer(modelDirectory: URL(fileURLWithPath: model.model))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        while let line = readLine(strippingNewline: true) {
+        // Invalid UTF-8 is refused by line (as `cache` does), not replaced with U+FFFD.
+        let input = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+        for line in try textLines(input, origin: "standard input") {
             let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
             let encoding = tokenizer.encode(String(parts[0]), pair: parts.count > 1 ? String(parts[1]) : nil, maxLength: maxLength)
             let record = TokenizedLine(input_ids: encoding.inputIds, token_type_ids: encoding.tokenTypeIds, tokens: encoding.tokens)

@@ -51,11 +51,21 @@ public enum CacheBuilder {
     public static func build(_ request: CacheRequest, logger: Logger,
                              progress: (CacheProgress) -> Void = { _ in }) throws -> CacheSummary {
         let start = DispatchTime.now().uptimeNanoseconds
-        let spec = request.spec
+        var spec = request.spec
         let tokenizer = try BertTokenizer(modelDirectory: request.teacher)
         let model = try BertModel.load(directory: request.teacher)
         guard tokenizer.vocabularySize == model.config.vocabSize else {
             throw CacheError.incompatible("\(request.teacher.path)/vocab.txt has \(tokenizer.vocabularySize) tokens but config.json says vocab_size \(model.config.vocabSize)")
+        }
+        // The cache records max_length, so it is what the teacher runs: the default (128) comes
+        // down to a smaller teacher's max_position_embeddings; any other value over it is refused.
+        let positions = model.config.maxPositionEmbeddings
+        if spec.maxLength > positions {
+            guard spec.maxLength == CacheSpec().maxLength else {
+                throw CacheError.invalidSpec("max_length \(spec.maxLength) is over the teacher's max_position_embeddings \(positions) (\(request.teacher.path)/config.json); use at most \(positions)")
+            }
+            logger.notice("max_length: the default \(spec.maxLength) is over the teacher's max_position_embeddings \(positions); caching at \(positions)")
+            spec.maxLength = positions
         }
         let heads = model.heads
         try spec.validate(layers: model.config.numHiddenLayers, hasClassifier: heads.classifierLabels > 0, hasMaskedLM: heads.maskedLM,
@@ -88,7 +98,7 @@ public enum CacheBuilder {
         if resumedFrom > 0 { logger.info("resuming \(writer.partialURL.path) after \(resumedFrom) committed sequences") }
 
         // An inputs-only cache (fine-tuning data) needs no teacher outputs: the forward pass is skipped.
-        let maxSeq = min(spec.maxLength, model.config.maxPositionEmbeddings)
+        let maxSeq = spec.maxLength
         let forward = spec.isInputsOnly ? nil : BertForward(model: model, maxBatch: spec.batchSize, maxSeq: maxSeq, capture: capture(for: spec))
         let maskedLM = writer.isMaskedLM
         let specials: Set<Int32> = [tokenizer.clsId, tokenizer.sepId, tokenizer.padId, tokenizer.unkId, tokenizer.maskId]
@@ -161,11 +171,11 @@ public enum CacheBuilder {
     /// The teacher's work alone over the same data, batches and captures as `build`, writing
     /// nothing: the baseline the benchmark compares a whole cache run with.
     public static func teacherPass(_ request: CacheRequest) throws -> (seconds: Double, tokens: Int) {
-        let spec = request.spec
+        var spec = request.spec
         let tokenizer = try BertTokenizer(modelDirectory: request.teacher)
         let model = try BertModel.load(directory: request.teacher)
         let data = try loadData(request)
-        let forward = BertForward(model: model, maxBatch: spec.batchSize, maxSeq: min(spec.maxLength, model.config.maxPositionEmbeddings),
+        let forward = BertForward(model: model, maxBatch: spec.batchSize, maxSeq: spec.maxLength,
                                   capture: capture(for: spec))
         let start = DispatchTime.now().uptimeNanoseconds
         var tokens = 0

@@ -202,9 +202,18 @@ public func loadSpecNode(yaml url: URL, key: String?, unreadable: (String) -> Er
     let node: Yams.Node?
     do { node = try BoundedYAML.compose(text, origin: url.path) } catch { throw invalid("\(error)") }
     guard let node else { return Yams.Node.mapping([:]) }
-    guard let key else { return node }
-    return node.mapping?[key] ?? node
+    guard let key, let mapping = node.mapping, let block = mapping[key] else { return node }
+    // Beside its block, a spec file holds only other blocks: a stray key (a setting indented
+    // wrongly, a typo) would otherwise be ignored silently.
+    if let stray = mapping.keys.first(where: { !specFileSections.contains($0.string ?? "") }) {
+        let name = stray.string ?? "\(stray)"
+        throw invalid("\(url.path): top-level key '\(name.prefix(80))' is not a section of a spec file (\(specFileSections.joined(separator: ", ")))\(name == key ? "" : "; if it is a setting, indent it under `\(key):`")")
+    }
+    return block
 }
+
+/// The top-level blocks a spec file may hold (one file can serve `cache --spec` and `train --spec`).
+public let specFileSections = ["cache", "train", "students"]
 
 /// Decodes a spec from a YAML node; errors name `origin` and the path of the field at fault.
 public func decodeSpecNode<T: Decodable>(_ type: T.Type, node: Yams.Node, origin: String, invalid: (String) -> Error) throws -> T {

@@ -1,6 +1,7 @@
 import Foundation
 import HDF5
 import SafeTensors
+import ShellWords
 import TestSupport
 import XCTest
 
@@ -334,6 +335,44 @@ final class FaultTests: XCTestCase {
             XCTAssertLessThan(rss, 500_000, "\(layers) layers: \(rss) KB resident before refusing")
             assertNoCache(out, "\(layers) layers")
         }
+    }
+
+    /// A setting beside `train:` or `cache:` (wrongly indented, or a typo) is refused by name,
+    /// not silently ignored; a file holding both blocks still serves both commands.
+    func testStrayTopLevelKeyInASpecFileIsRefused() throws {
+        let cacheFile = try cache(rows: 8)
+        let spec = folder.appendingPathComponent("spec.yaml")
+        try "train:\n  epochs: 1\nlearning_rate: 0.5\n".write(to: spec, atomically: true, encoding: .utf8)
+        assertFails(try CLI.run(trainArguments(cacheFile, folder.appendingPathComponent("run")) + ["--spec", spec.path]),
+                    naming: ["spec.yaml", "'learning_rate'", "indent it under `train:`"], "train --spec")
+        let data = try writeLabelledSentences(in: folder, rows: 4, name: "more.jsonl")
+        try "cache:\n  max_length: 16\nhiden_layers: [1]\n".write(to: spec, atomically: true, encoding: .utf8)
+        let out = folder.appendingPathComponent("spec.h5")
+        assertFails(try CLI.run(cacheArguments(data, out) + ["--spec", spec.path]), naming: ["'hiden_layers'", "indent it under `cache:`"], "cache --spec")
+        assertNoCache(out, "cache --spec")
+        try "cache:\n  max_length: 16\ntrain:\n  epochs: 1\n".write(to: spec, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try CLI.run(cacheArguments(data, out) + ["--spec", spec.path]).status, 0, "both blocks in one file")
+    }
+
+    /// --max-length over the teacher's max_position_embeddings is refused (it was capped at 512
+    /// while the cache recorded the larger number), by `cache` and by `forward`.
+    func testMaxLengthOverThePositionsIsRefused() throws {
+        let data = try writeLabelledSentences(in: folder, rows: 4)
+        let out = folder.appendingPathComponent("long.h5")
+        var arguments = cacheArguments(data, out)
+        arguments[arguments.firstIndex(of: "--max-length")! + 1] = "1000000"
+        assertFails(try CLI.run(arguments), naming: ["max_length 1000000", "max_position_embeddings", "config.json"], "cache")
+        assertNoCache(out, "cache --max-length 1000000")
+        let lines = folder.appendingPathComponent("lines.txt")
+        try "a cat\n".write(to: lines, atomically: true, encoding: .utf8)
+        assertFails(try CLI.run(["forward", "--model", teacher.path, "--input", lines.path, "--max-length", "1000000", "--out", folder.appendingPathComponent("f").path]),
+                    naming: ["--max-length 1000000", "max_position_embeddings"], "forward")
+    }
+
+    /// `tokenize` names the line of invalid UTF-8 on standard input (it dropped it silently).
+    func testTokenizeRefusesInvalidUTF8ByLine() throws {
+        let result = try runProgram(URL(fileURLWithPath: "/bin/sh"), ["-c", "printf 'a cat\\nthe \\377 dog\\n' | \(ShellWords.quoted(builtProduct("distillery").path)) tokenize --model \(ShellWords.quoted(teacher.path))"])
+        assertFails(result, naming: ["standard input:2", "invalid UTF-8 (byte 0xFF at column 5)"], "tokenize")
     }
 
     /// One flipped byte in the label_names attribute: `verify` finds it (as `train` does).
