@@ -94,14 +94,12 @@ struct RunCommand: ParsableCommand {
             try runHere(pipeline, stage: stage, logger: logger)
             return
         }
+        if !dryRun { try SlurmExecutor.refuseIfJobsActive(study: resultsURL.appendingPathComponent(pipeline.name)) }
         let plan = try StudyPlan.make(pipeline, results: resultsURL, logger: logger)
         print(plan.description)
         try plan.checkDisk(results: resultsURL)
         switch executor {
         case .local:
-            let slurm = resultsURL.appendingPathComponent(pipeline.name).appendingPathComponent("slurm")
-            let active = SlurmExecutor.activeJobs(in: slurm)
-            guard active.isEmpty else { throw SlurmExecutor.stillActive(active, folder: slurm) }
             try runHere(pipeline, stage: nil, logger: logger)
         case .slurm:
             // The jobs take the study lock themselves (shared): released before the first can start.

@@ -119,11 +119,7 @@ public struct SlurmExecutor {
         do { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) } catch {
             throw PipelineError.io("cannot create \(folder.path): \(error.localizedDescription)")
         }
-        if !dryRun {
-            let active = Self.activeJobs(in: folder)
-            guard active.isEmpty else { throw Self.stillActive(active, folder: folder) }
-            StudyLedger(folder: folder.deletingLastPathComponent()).clearTimings()
-        }
+        if !dryRun { StudyLedger(folder: folder.deletingLastPathComponent()).clearTimings() }
         let scripts = scripts()
         for script in scripts {
             if let violation = Self.templateViolation(script.text) {
@@ -168,22 +164,32 @@ public struct SlurmExecutor {
 
     /// Jobs of the last submission (results/<name>/slurm/jobs.txt) that Slurm still has queued or
     /// running, as "stage id STATE"; empty without Slurm, without a submission, or when all ended.
-    public static func activeJobs(in folder: URL) -> [String] {
+    static func activeJobs(in folder: URL) -> [String] {
         guard let text = try? String(contentsOf: jobsFile(folder), encoding: .utf8) else { return [] }
         let jobs = Dictionary(text.split(separator: "\n").compactMap { line -> (String, String)? in
             let parts = line.split(separator: " ")
             return parts.count == 2 && parts[1].allSatisfy(\.isNumber) ? (String(parts[1]), String(parts[0])) : nil
         }, uniquingKeysWith: { a, _ in a })
         guard !jobs.isEmpty, let output = try? command("squeue", ["-h", "-o", "%i %T", "-j", jobs.keys.sorted().joined(separator: ",")]) else { return [] }
+        // squeue may list recently ended jobs too when asked by id: only these states hold the study.
+        let active: Set<Substring> = ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING", "STOPPED", "SIGNALING", "STAGE_OUT"]
         return output.split(separator: "\n").compactMap { line in
             let parts = line.split(separator: " ")
-            guard parts.count == 2 else { return nil }
+            guard parts.count == 2, active.contains(parts[1]) else { return nil }
             let id = String(parts[0].split(separator: "_").first ?? parts[0])
             return jobs[id].map { "\($0) \(parts[0]) \(parts[1])" }
         }
     }
 
-    public static func stillActive(_ active: [String], folder: URL) -> PipelineError {
+    /// Refuses a whole run of the study in `study` (results/<name>/) while jobs of its last
+    /// submission are queued or running: they would write the same files.
+    public static func refuseIfJobsActive(study: URL) throws {
+        let folder = study.appendingPathComponent("slurm")
+        let active = activeJobs(in: folder)
+        guard active.isEmpty else { throw stillActive(active, folder: folder) }
+    }
+
+    static func stillActive(_ active: [String], folder: URL) -> PipelineError {
         let ids = Set(active.compactMap { $0.split(separator: " ").dropFirst().first?.split(separator: "_").first.map(String.init) }).sorted()
         return .refused("Slurm jobs of this study are still queued or running (\(active.joined(separator: ", "))); "
                         + "wait for them, or cancel them with `scancel \(ids.joined(separator: " "))` (listed in \(jobsFile(folder).path))")

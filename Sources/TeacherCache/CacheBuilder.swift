@@ -57,16 +57,7 @@ public enum CacheBuilder {
         guard tokenizer.vocabularySize == model.config.vocabSize else {
             throw CacheError.incompatible("\(request.teacher.path)/vocab.txt has \(tokenizer.vocabularySize) tokens but config.json says vocab_size \(model.config.vocabSize)")
         }
-        // The cache records max_length, so it is what the teacher runs: the default (128) comes
-        // down to a smaller teacher's max_position_embeddings; any other value over it is refused.
-        let positions = model.config.maxPositionEmbeddings
-        if spec.maxLength > positions {
-            guard spec.maxLength == CacheSpec().maxLength else {
-                throw CacheError.invalidSpec("max_length \(spec.maxLength) is over the teacher's max_position_embeddings \(positions) (\(request.teacher.path)/config.json); use at most \(positions)")
-            }
-            logger.notice("max_length: the default \(spec.maxLength) is over the teacher's max_position_embeddings \(positions); caching at \(positions)")
-            spec.maxLength = positions
-        }
+        spec.maxLength = try maxLength(spec, model: model, teacher: request.teacher, logger: logger)
         let heads = model.heads
         try spec.validate(layers: model.config.numHiddenLayers, hasClassifier: heads.classifierLabels > 0, hasMaskedLM: heads.maskedLM,
                           logitWidth: heads.classifierLabels > 0 ? heads.classifierLabels : model.config.vocabSize)
@@ -168,12 +159,26 @@ public enum CacheBuilder {
                             rowsSkipped: data.skipped, wallSeconds: wall, teacherSeconds: Double(teacherNanoseconds) / 1e9)
     }
 
+    /// The max_length the teacher runs and the cache records: the default (128) comes down to a
+    /// smaller teacher's max_position_embeddings; any other value over it is refused, naming
+    /// config.json (it was capped silently while the cache recorded the larger number).
+    static func maxLength(_ spec: CacheSpec, model: BertModel, teacher: URL, logger: Logger?) throws -> Int {
+        let positions = model.config.maxPositionEmbeddings
+        guard spec.maxLength > positions else { return spec.maxLength }
+        guard spec.maxLength == CacheSpec().maxLength else {
+            throw CacheError.invalidSpec("max_length \(spec.maxLength) is over the teacher's max_position_embeddings \(positions) (\(teacher.path)/config.json); use at most \(positions)")
+        }
+        logger?.notice("max_length: the default \(spec.maxLength) is over the teacher's max_position_embeddings \(positions); caching at \(positions)")
+        return positions
+    }
+
     /// The teacher's work alone over the same data, batches and captures as `build`, writing
     /// nothing: the baseline the benchmark compares a whole cache run with.
     public static func teacherPass(_ request: CacheRequest) throws -> (seconds: Double, tokens: Int) {
         var spec = request.spec
         let tokenizer = try BertTokenizer(modelDirectory: request.teacher)
         let model = try BertModel.load(directory: request.teacher)
+        spec.maxLength = try maxLength(spec, model: model, teacher: request.teacher, logger: nil)
         let data = try loadData(request)
         let forward = BertForward(model: model, maxBatch: spec.batchSize, maxSeq: spec.maxLength,
                                   capture: capture(for: spec))

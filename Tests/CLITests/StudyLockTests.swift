@@ -100,6 +100,27 @@ final class StudyLockTests: XCTestCase {
         XCTAssertTrue(sibling.stderr.contains("no-teacher"), sibling.stderr)
     }
 
+    /// A local run, or a new submission, while the last submission's jobs are still queued or
+    /// running (slurm/jobs.txt, asked of `squeue`; a stand-in here) is refused naming them.
+    func testLocalRunBesideQueuedSlurmJobsIsRefused() throws {
+        let bin = folder.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let squeue = bin.appendingPathComponent("squeue")
+        try "#!/bin/sh\necho '4711_1 COMPLETED'\necho '4711_2 RUNNING'\necho '4712 PENDING'\n".write(to: squeue, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: squeue.path)
+        let slurm = study.appendingPathComponent("slurm")
+        try FileManager.default.createDirectory(at: slurm, withIntermediateDirectories: true)
+        try "cache 4711\nmerge 4712\n".write(to: slurm.appendingPathComponent("jobs.txt"), atomically: true, encoding: .utf8)
+        let path = ["PATH": bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
+        for extra in [["--executor", "local"], ["--executor", "slurm"]] {
+            let result = try CLI.run(["run", pipeline.path, "--results", results.path] + extra, environment: path)
+            XCTAssertEqual(result.status, 1, result.output)
+            XCTAssertTrue(result.stderr.contains("cache 4711_2 RUNNING, merge 4712 PENDING") && result.stderr.contains("scancel 4711 4712"), result.stderr)
+        }
+        try "#!/bin/sh\necho '4711_1 COMPLETED'\necho '4712 FAILED'\n".write(to: squeue, atomically: true, encoding: .utf8)
+        XCTAssertTrue(try CLI.run(["run", pipeline.path, "--results", results.path], environment: path).stderr.contains("no-teacher"), "ended jobs do not hold the study")
+    }
+
     func testWaitLockWaitsForTheHolderToEnd() throws {
         let first = try holder(seconds: 2)
         let started = Date()
