@@ -9,7 +9,7 @@ import PackageDescription
 //   Tokenization           BERT WordPiece tokenizer, identical to Hugging Face's
 //   Kernels                BLAS-backed matrix work and layer kernels
 //   Bert                   BERT config, weights (strict loading, export) and the batched forward pass
-//   Hashing                SHA-256 content hashes for provenance
+//   Hashing                SHA-256 content hashes for provenance (swift-crypto)
 //   Datasets               reading labelled text datasets (JSON Lines, TSV, CSV)
 //   TeacherCache           stage one: run the teacher once, store its outputs in compressed HDF5; read them back
 //   Objectives             distillation losses with hand-written gradients (KD, sparse KD, hidden, attention, relations, TED)
@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
@@ -42,7 +43,7 @@ let package = Package(
         .target(name: "Tokenization"),
         .target(name: "Kernels", dependencies: ["CBLAS"]),
         .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
-        .target(name: "Hashing"),
+        .target(name: "Hashing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Datasets", dependencies: ["Hashing"]),
         .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML", "ShellWords",
                                                      .product(name: "Logging", package: "swift-log"), "Yams"]),

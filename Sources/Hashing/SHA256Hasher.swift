@@ -1,39 +1,20 @@
+import Crypto
 import Foundation
 
-/// Incremental SHA-256 (FIPS 180-4). Feed bytes with `update`, read the digest
-/// with `finalize`; finalising does not consume the hasher, so more bytes may follow.
+/// Incremental SHA-256, from swift-crypto (BoringSSL's implementation on Linux, CryptoKit's on
+/// Apple platforms). Feed bytes with `update`, read the digest with `finalize`; finalising does not
+/// consume the hasher, so more bytes may follow.
 public struct SHA256Hasher: Sendable {
-    var state = SHA256State()
-    // Bytes waiting for a full 64-byte block; always fewer than 64.
-    var pending: [UInt8] = []
-    // Message length so far, in bytes (the padding records it in bits).
-    var length: UInt64 = 0
+    var hash = SHA256()
 
-    public init() {
-        pending.reserveCapacity(SHA256State.blockSize)
-    }
+    public init() {}
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        length &+= UInt64(bytes.count)
-        var rest = bytes
-        if !pending.isEmpty {
-            let take = min(SHA256State.blockSize - pending.count, rest.count)
-            pending.append(contentsOf: rest.prefix(take))
-            rest = UnsafeRawBufferPointer(rebasing: rest.dropFirst(take))
-            guard pending.count == SHA256State.blockSize else { return }
-            pending.withUnsafeBytes { state.compress($0) }
-            pending.removeAll(keepingCapacity: true)
-        }
-        // Whole blocks go straight from the caller's memory, without copying.
-        let whole = rest.count - rest.count % SHA256State.blockSize
-        if whole > 0 {
-            state.compress(UnsafeRawBufferPointer(rebasing: rest.prefix(whole)))
-        }
-        pending.append(contentsOf: rest.dropFirst(whole))
+        hash.update(bufferPointer: bytes)
     }
 
     public mutating func update(_ data: Data) {
-        data.withUnsafeBytes { update($0) }
+        hash.update(data: data)
     }
 
     public mutating func update(_ string: String) {
@@ -43,32 +24,11 @@ public struct SHA256Hasher: Sendable {
 
     /// The 32-byte digest of everything fed so far.
     public func finalize() -> [UInt8] {
-        var copy = self
-        // Padding: 0x80, zeros up to 56 mod 64, then the bit length big-endian.
-        let bitLength = length &* 8
-        var tail: [UInt8] = [0x80]
-        let used = (pending.count + 1) % SHA256State.blockSize
-        let zeros = (SHA256State.blockSize + 56 - used) % SHA256State.blockSize
-        tail.append(contentsOf: repeatElement(0, count: zeros))
-        withUnsafeBytes(of: bitLength.bigEndian) { tail.append(contentsOf: $0) }
-        tail.withUnsafeBytes { copy.update($0) }
-        precondition(copy.pending.isEmpty)
-        return copy.state.digest()
+        Array(hash.finalize())
     }
 
     /// The digest as 64 lowercase hex digits.
     public func hexDigest() -> String {
-        hexString(finalize())
+        hash.finalize().map { String(format: "%02x", $0) }.joined()
     }
-}
-
-func hexString(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    out.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0f)])
-    }
-    return String(decoding: out, as: UTF8.self)
 }
