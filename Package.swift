@@ -4,6 +4,7 @@ import PackageDescription
 // Module map (one job each):
 //   CHDF5, CBLAS, CZstd    system libraries through pkg-config, with shim headers
 //   HDF5Zstd               the zstd HDF5 filter (C); also built as a plugin by the Makefile
+//   HalfFloat              Float ↔ float16 / bfloat16 bits, one copy for safetensors, HDF5 and cache rows
 //   HDF5                   a small Swift wrapper over the HDF5 C API
 //   SafeTensors            reading and writing .safetensors files
 //   Tokenization           BERT WordPiece tokenizer, identical to Hugging Face's
@@ -38,14 +39,15 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "HDF5Zstd", dependencies: ["CHDF5", "CZstd"]),
-        .target(name: "HDF5", dependencies: ["CHDF5", "HDF5Zstd"]),
-        .target(name: "SafeTensors"),
+        .target(name: "HalfFloat"),
+        .target(name: "HDF5", dependencies: ["CHDF5", "HDF5Zstd", "HalfFloat"]),
+        .target(name: "SafeTensors", dependencies: ["HalfFloat"]),
         .target(name: "Tokenization"),
         .target(name: "Kernels", dependencies: ["CBLAS"]),
         .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
         .target(name: "Hashing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Datasets", dependencies: ["Hashing"]),
-        .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML", "ShellWords",
+        .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML", "ShellWords", "HalfFloat",
                                                      .product(name: "Logging", package: "swift-log"), "Yams"]),
         .target(name: "Objectives", dependencies: ["Kernels"]),
         .target(name: "Training", dependencies: ["Kernels", "Bert"]),
@@ -64,7 +66,7 @@ let package = Package(
         ]),
         // Shared by the test targets: running programs, paths, temporary folders, seeded test data.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "HalfFloat", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["TestSupport", "Tokenization"]),
         .testTarget(name: "KernelsTests", dependencies: ["TestSupport", "Kernels"]),
         .testTarget(name: "BertTests", dependencies: ["TestSupport", "Bert", "SafeTensors"]),

@@ -1,3 +1,12 @@
+/// Layer numbers as written in flags and specs: "0,3,6" (spaces allowed); nil when any item is
+/// not a whole number or the list is empty. The one parser of such lists (cache layers, TED filter
+/// layers, a student initialised from teacher layers).
+public func layerNumbers<S: StringProtocol>(_ text: S) -> [Int]? {
+    let numbers = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !numbers.isEmpty, numbers.allSatisfy({ $0 != nil }) else { return nil }
+    return numbers.map { $0! }
+}
+
 /// Which student layer learns from which teacher layer (../shared/design/OBJECTIVES.md).
 /// Hidden states are numbered 0 (embeddings output) … L; attention, Q/K/V 1 … L.
 public enum LayerMapping: Equatable, Sendable, Codable, CustomStringConvertible {

@@ -207,11 +207,10 @@ public struct StudentSpec: Codable, Equatable, Sendable {
             case "upper": self = .teacher(.upper)
             case "uniform": self = .teacher(.uniform)
             case let list:
-                let layers = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-                guard !layers.isEmpty, layers.allSatisfy({ $0 != nil }) else {
+                guard let layers = layerNumbers(list) else {
                     throw DistillationError.invalidSpec("student initialisation '\(text)': expected random, lower, upper, uniform or teacher layers like 1,3,5")
                 }
-                self = .teacher(.list(layers.map { $0! }))
+                self = .teacher(.list(layers))
             }
         }
 

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Bert
 import Datasets
+import Distillation
 import Foundation
 import Kernels
 import Logging
@@ -115,14 +117,11 @@ struct CacheCommand: ParsableCommand {
         return s
     }
 
+    /// The teacher's depth, from its config.json read as every other command reads it.
     private func teacherLayers(_ teacher: String) throws -> Int {
-        let url = URL(fileURLWithPath: teacher).appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: url.path),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let layers = json["num_hidden_layers"] as? Int else {
-            throw ValidationError("cannot read num_hidden_layers from \(url.path)")
+        do { return try BertConfig.load(from: URL(fileURLWithPath: teacher).appendingPathComponent("config.json")).numHiddenLayers } catch {
+            throw ValidationError("\(error)")
         }
-        return layers
     }
 }
 
@@ -187,9 +186,8 @@ struct LayerList: ExpressibleByArgument {
         case "all": form = .all
         case "last": form = .last
         default:
-            let parts = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !parts.isEmpty, parts.allSatisfy({ $0 != nil }) else { return nil }
-            form = .numbers(parts.map { $0! })
+            guard let numbers = layerNumbers(argument) else { return nil }
+            form = .numbers(numbers)
         }
     }
 

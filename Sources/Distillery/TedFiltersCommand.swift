@@ -38,9 +38,8 @@ struct TedFiltersCommand: ParsableCommand {
         threads.apply()
         var spec = TeacherFilterSpec()
         if let layers {
-            let parsed = layers.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else { throw ValidationError("--layers '\(layers)': expected layer numbers like 2,4,6") }
-            spec.layers = parsed.map { $0! }
+            guard let parsed = layerNumbers(layers) else { throw ValidationError("--layers '\(layers)': expected layer numbers like 2,4,6") }
+            spec.layers = parsed
         }
         spec.kind = kind; spec.width = width; spec.epochs = epochs; spec.maxSteps = maxSteps; spec.batchSize = batchSize
         spec.learningRate = learningRate; spec.seed = seed

@@ -1,4 +1,5 @@
 import CHDF5
+import HalfFloat
 
 /// How one element of a dataset is stored (always little-endian in files this module writes).
 public enum H5ElementType: String, Sendable, CaseIterable, CustomStringConvertible {
@@ -163,69 +164,18 @@ enum H5Conversion: Equatable {
     }
 }
 
-/// Float ↔ 16-bit float conversions. HDF5 1.10.8's own float → half/bfloat16
-/// conversion is wrong where rounding carries into the exponent (0.99999 → 0.5,
-/// -3.993 → -2 in bfloat16), so this module converts 16-bit floats itself and
-/// hands HDF5 the stored bits. Rounding is to nearest, ties to even (as numpy,
-/// PyTorch and Swift's Float16); too-large values become ±infinity; NaN stays NaN.
+/// Float ↔ 16-bit float conversions of whole buffers. HDF5 1.10.8's own float → half/bfloat16
+/// conversion is wrong where rounding carries into the exponent (0.99999 → 0.5, -3.993 → -2 in
+/// bfloat16), so this module converts 16-bit floats itself (`HalfFloat`) and hands HDF5 the bits.
 enum Float16Bits {
-    static func half(_ x: Float) -> UInt16 {
-        let bits = x.bitPattern
-        let sign = UInt16((bits >> 16) & 0x8000)
-        let exponent = Int((bits >> 23) & 0xff)
-        let mantissa = bits & 0x7f_ffff
-        if exponent == 0xff {  // infinity, or NaN kept quiet with its top payload bits
-            return sign | 0x7c00 | (mantissa == 0 ? 0 : 0x0200 | UInt16(mantissa >> 13))
-        }
-        let e = exponent - 127 + 15  // the half's biased exponent
-        if e >= 0x1f { return sign | 0x7c00 }
-        if e <= 0 {  // a half subnormal (or zero): significand × 2^-24
-            if e < -10 { return sign }
-            let significand = mantissa | 0x80_0000
-            let shift = UInt32(14 - e)
-            return sign | UInt16(roundShift(significand, shift))
-        }
-        // Normal: a carry out of the mantissa correctly bumps the exponent (up to infinity).
-        return sign | UInt16(roundShift(UInt32(e) << 23 | mantissa, 13))
-    }
-
-    /// value >> shift, rounded to nearest, ties to even.
-    private static func roundShift(_ value: UInt32, _ shift: UInt32) -> UInt32 {
-        let kept = value >> shift
-        let rest = value & ((1 << shift) - 1)
-        let halfway = UInt32(1) << (shift - 1)
-        return (rest > halfway || (rest == halfway && kept & 1 == 1)) ? kept + 1 : kept
-    }
-
-    static func float(half h: UInt16) -> Float {
-        let sign: UInt32 = UInt32(h & 0x8000) << 16
-        let exponent = UInt32(h >> 10) & 0x1f
-        let mantissa = UInt32(h & 0x3ff)
-        switch exponent {
-        case 0x1f: return Float(bitPattern: sign | 0x7f80_0000 | mantissa << 13)
-        case 0:
-            let magnitude = Float(mantissa) * 0x1p-24  // exact
-            return sign == 0 ? magnitude : -magnitude
-        default: return Float(bitPattern: sign | (exponent + 112) << 23 | mantissa << 13)
-        }
-    }
-
-    static func bfloat16(_ x: Float) -> UInt16 {
-        let bits = x.bitPattern
-        if x.isNaN { return UInt16(bits >> 16) | 0x0040 }
-        return UInt16((bits + 0x7fff + ((bits >> 16) & 1)) >> 16)
-    }
-
-    static func float(bfloat16 b: UInt16) -> Float { Float(bitPattern: UInt32(b) << 16) }
-
     /// Converts floats into stored 16-bit values.
     static func encode(_ source: UnsafeBufferPointer<Float>, into target: UnsafeMutableBufferPointer<UInt16>,
                        as conversion: H5Conversion) {
         precondition(source.count == target.count)
         if conversion == .bfloat16 {
-            for i in source.indices { target[i] = bfloat16(source[i]) }
+            for i in source.indices { target[i] = HalfFloat.bfloat16(source[i]) }
         } else {
-            for i in source.indices { target[i] = half(source[i]) }
+            for i in source.indices { target[i] = HalfFloat.half(source[i]) }
         }
     }
 
@@ -234,9 +184,9 @@ enum Float16Bits {
                        as conversion: H5Conversion) {
         precondition(source.count == target.count)
         if conversion == .bfloat16 {
-            for i in source.indices { target[i] = float(bfloat16: source[i]) }
+            for i in source.indices { target[i] = HalfFloat.float(bfloat16: source[i]) }
         } else {
-            for i in source.indices { target[i] = float(half: source[i]) }
+            for i in source.indices { target[i] = HalfFloat.float(half: source[i]) }
         }
     }
 }

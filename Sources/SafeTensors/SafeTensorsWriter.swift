@@ -1,4 +1,5 @@
 import Foundation
+import HalfFloat
 
 /// Collects tensors, then writes a .safetensors file in one atomic step. Layout as the reference
 /// `safetensors.save_file`: compact JSON header padded with spaces to a multiple of 8, data ordered
@@ -25,8 +26,8 @@ public struct SafeTensorsWriter {
         let bytes: [UInt8]
         switch dtype {
         case .f32: bytes = Self.encode(floats) { $0.bitPattern }
-        case .f16: bytes = Self.encode(floats, HalfPrecision.half(from:))
-        case .bf16: bytes = Self.encode(floats, HalfPrecision.bfloat16(from:))
+        case .f16: bytes = Self.encode(floats, HalfFloat.half)
+        case .bf16: bytes = Self.encode(floats, HalfFloat.bfloat16)
         default:
             throw SafeTensorsError.invalidTensor(key: name, reason: "floats can be written as F32, F16 or BF16, not \(dtype.rawValue)")
         }

@@ -1,3 +1,5 @@
+import HalfFloat
+
 /// Typed reads of whole tensors, widening narrower element types. Values are little-endian in the
 /// file; `loadUnaligned` is used because nothing guarantees a tensor is aligned to its element size.
 extension SafeTensorsFile {
@@ -7,8 +9,8 @@ extension SafeTensorsFile {
         return try withBytes(of: info) { bytes -> [Float] in
             switch info.dtype {
             case .f32: return Self.copyOrDecode(bytes, as: UInt32.self) { Float(bitPattern: $0) }
-            case .f16: return Self.decode(bytes, as: UInt16.self, HalfPrecision.float(fromHalf:))
-            case .bf16: return Self.decode(bytes, as: UInt16.self, HalfPrecision.float(fromBFloat16:))
+            case .f16: return Self.decode(bytes, as: UInt16.self, HalfFloat.float(half:))
+            case .bf16: return Self.decode(bytes, as: UInt16.self, HalfFloat.float(bfloat16:))
             case .f64: return Self.decode(bytes, as: UInt64.self) { Float(Double(bitPattern: $0)) }
             case .i64, .i32, .i16, .i8, .u8, .bool:
                 throw SafeTensorsError.wrongDType(file: url.path, key: name, dtype: info.dtype, requested: "Float")
