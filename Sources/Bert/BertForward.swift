@@ -76,17 +76,20 @@ public final class BertForward {
         return UnsafeBufferPointer(start: hiddenSlot(layer), count: batch * seq * c)
     }
 
-    /// Attention probabilities of `layer` (0-based) as (batch, heads, seq, seq).
+    /// Attention probabilities of `layer` (1 … L, as the cache and the training graph number
+    /// them: hidden state `layer` is that layer's output) as (batch, heads, seq, seq).
     public func attentionProbabilities(layer: Int) -> UnsafeBufferPointer<Float> {
         precondition(capture.contains(.attentions), "attention probabilities were not captured")
-        return UnsafeBufferPointer(start: probs.pointer + layer * maxBatch * heads * maxSeq * maxSeq,
+        precondition((1...layerCount).contains(layer), "attention layer \(layer) outside 1…\(layerCount)")
+        return UnsafeBufferPointer(start: probs.pointer + (layer - 1) * maxBatch * heads * maxSeq * maxSeq,
                                    count: batch * heads * seq * seq)
     }
 
-    /// Fused projections of `layer` as (batch, seq, 3C): per token [query | key | value].
+    /// Fused projections of `layer` (1 … L) as (batch, seq, 3C): per token [query | key | value].
     public func projections(layer: Int) -> UnsafeBufferPointer<Float> {
         precondition(capture.contains(.projections), "projections were not captured")
-        return UnsafeBufferPointer(start: qkv.pointer + layer * tokenStride * 3 * c, count: batch * seq * 3 * c)
+        precondition((1...layerCount).contains(layer), "projection layer \(layer) outside 1…\(layerCount)")
+        return UnsafeBufferPointer(start: qkv.pointer + (layer - 1) * tokenStride * 3 * c, count: batch * seq * 3 * c)
     }
 
     public enum Projection: Int, CaseIterable, Sendable { case query, key, value }

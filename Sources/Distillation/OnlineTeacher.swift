@@ -34,10 +34,10 @@ final class OnlineTeacher {
             buffer.pointer.update(from: forward.hiddenState(layer: l).baseAddress!, count: rows * c)
         }
         for (l, buffer) in targets.relations {
-            buffer.pointer.update(from: forward.projections(layer: l - 1).baseAddress!, count: rows * 3 * c)
+            buffer.pointer.update(from: forward.projections(layer: l).baseAddress!, count: rows * 3 * c)
         }
         for (l, buffer) in targets.attention {
-            let probs = forward.attentionProbabilities(layer: l - 1)
+            let probs = forward.attentionProbabilities(layer: l)
             buffer.pointer.update(from: probs.baseAddress!, count: probs.count)
         }
         if plan.selection.logits.contains(.full) {

@@ -13,8 +13,8 @@ struct ForwardCommand: ParsableCommand {
         discussion: """
         Input: one example per line, `text` or `text<TAB>pair`. Output tensors (padded to the longest \
         example): input_ids, token_type_ids, attention_mask (batch, seq); hidden.<l> (batch, seq, hidden) \
-        for l = 0 (embeddings) … layers; attention.<l> (batch, heads, seq, seq); query/key/value.<l>; \
-        pooled; logits. Read them with safetensors in Python or `distillery` itself.
+        for l = 0 (embeddings) … layers; attention.<l> (batch, heads, seq, seq) and query/key/value.<l> \
+        for l = 1 … layers (the layer whose output is hidden.<l>, as in caches); pooled; logits. Read them with safetensors in Python or `distillery` itself.
         """
     )
 
@@ -67,7 +67,7 @@ struct ForwardCommand: ParsableCommand {
         } else {
             try writer.add("hidden.\(layers)", shape: [b, t, c], floats: Array(forward.hiddenState(layer: layers)))
         }
-        for l in 0..<layers {
+        for l in 1...layers {
             if what.contains(.attentions) {
                 try writer.add("attention.\(l)", shape: [b, h, t, t], floats: Array(forward.attentionProbabilities(layer: l)))
             }

@@ -268,9 +268,9 @@ public enum CacheBuilder {
             return out
         }
         let hidden = spec.hiddenLayers.map { rows(forward.hiddenState(layer: $0), width: c) }
-        let relations = spec.relationLayers.map { rows(forward.projections(layer: $0 - 1), width: 3 * c) }
+        let relations = spec.relationLayers.map { rows(forward.projections(layer: $0), width: 3 * c) }
         let attention = spec.attentionLayers.map { layer -> [Float] in
-            let probs = forward.attentionProbabilities(layer: layer - 1)
+            let probs = forward.attentionProbabilities(layer: layer)
             var out: [Float] = []
             for (b, r) in records.enumerated() {
                 let n = r.length

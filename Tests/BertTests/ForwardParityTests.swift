@@ -31,10 +31,11 @@ final class ForwardParityTests: XCTestCase {
         for layer in [0, 3, 6] {
             try assertMatches(forward.hiddenState(layer: layer), expected, "hidden.\(layer)", tolerance: 1e-4)
         }
-        try assertMatches(forward.attentionProbabilities(layer: 0), expected, "attention.0", tolerance: 1e-5)
-        try assertMatches(forward.attentionProbabilities(layer: 5), expected, "attention.5", tolerance: 1e-5)
-        try assertMatches(forward.projection(.query, layer: 5), expected, "query.5", tolerance: 1e-4)
-        try assertMatches(forward.projection(.value, layer: 5), expected, "value.5", tolerance: 1e-4)
+        // Fixture names follow transformers' 0-based `outputs.attentions[i]`; Distillery numbers layers 1 … L.
+        try assertMatches(forward.attentionProbabilities(layer: 1), expected, "attention.0", tolerance: 1e-5)
+        try assertMatches(forward.attentionProbabilities(layer: 6), expected, "attention.5", tolerance: 1e-5)
+        try assertMatches(forward.projection(.query, layer: 6), expected, "query.5", tolerance: 1e-4)
+        try assertMatches(forward.projection(.value, layer: 6), expected, "value.5", tolerance: 1e-4)
         try assertMatches(forward.pooled, expected, "pooled", tolerance: 1e-4)
     }
 
@@ -70,10 +71,10 @@ final class ForwardParityTests: XCTestCase {
         for layer in 0...model.config.numHiddenLayers {
             try assertMatches(forward.hiddenState(layer: layer), expected, "hidden.\(layer)", tolerance: 1e-5)
         }
-        for layer in 0..<model.config.numHiddenLayers {
-            try assertMatches(forward.attentionProbabilities(layer: layer), expected, "attention.\(layer)", tolerance: 1e-5)
+        for layer in 1...model.config.numHiddenLayers {  // fixture names are transformers' 0-based indices
+            try assertMatches(forward.attentionProbabilities(layer: layer), expected, "attention.\(layer - 1)", tolerance: 1e-5)
             for projection in BertForward.Projection.allCases {
-                try assertMatches(forward.projection(projection, layer: layer), expected, "\(projection).\(layer)", tolerance: 1e-5)
+                try assertMatches(forward.projection(projection, layer: layer), expected, "\(projection).\(layer - 1)", tolerance: 1e-5)
             }
         }
         if expectHeads.pooler { try assertMatches(forward.pooled, expected, "pooled", tolerance: 1e-5) }

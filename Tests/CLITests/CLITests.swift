@@ -40,7 +40,10 @@ final class CLITests: XCTestCase {
         let file = try SafeTensorsFile(url: out)
         XCTAssertEqual(file.tensors["hidden.0"]?.shape, [2, 8, 32])
         XCTAssertEqual(file.tensors["hidden.2"]?.shape, [2, 8, 32])
+        // Layers numbered as in caches: attention.<l> comes from the layer whose output is hidden.<l>.
         XCTAssertEqual(file.tensors["attention.1"]?.shape, [2, 4, 8, 8])
+        XCTAssertEqual(file.tensors["attention.2"]?.shape, [2, 4, 8, 8])
+        XCTAssertNil(file.tensors["attention.0"])
         XCTAssertEqual(file.tensors["logits"]?.shape, [2, 3])
         XCTAssertEqual(try file.int64s("attention_mask"), [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1])
         XCTAssertTrue(try file.floats("hidden.2").allSatisfy(\.isFinite))

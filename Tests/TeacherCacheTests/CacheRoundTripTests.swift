@@ -59,8 +59,8 @@ final class CacheRoundTripTests: XCTestCase {
             tokens += s.length
             // Batched and padded in the cache, alone here: equal up to GEMM summation order.
             for l in [0, 1, 2] { assertClose(s.hidden[l]!, Array(f.hiddenState(layer: l)), 1e-5, "hidden \(l) of \(i)") }
-            for l in [1, 2] { assertClose(s.attention[l]!, Array(f.attentionProbabilities(layer: l - 1)), 1e-5, "attention \(l) of \(i)") }
-            assertClose(s.relations[2]!, Array(f.projections(layer: 1)), 1e-5, "relations of \(i)")
+            for l in [1, 2] { assertClose(s.attention[l]!, Array(f.attentionProbabilities(layer: l)), 1e-5, "attention \(l) of \(i)") }
+            assertClose(s.relations[2]!, Array(f.projections(layer: 2)), 1e-5, "relations of \(i)")
             assertClose(s.fullLogits, Array(f.classifierLogits), 1e-5, "logits of \(i)")
             // Top-k: log-probabilities over all classes, largest first.
             let logits = Array(f.classifierLogits).map(Double.init)

@@ -42,8 +42,8 @@ final class TrainingGraphTests: XCTestCase {
             }
             for l in 1...model.config.numHiddenLayers {
                 assertEqual(graph.attentionProbabilities(layer: l), input.batch * heads * input.seq * input.seq,
-                            Array(reference.attentionProbabilities(layer: l - 1)), "attention \(l)")
-                assertEqual(graph.projections(layer: l), n * 3 * c, Array(reference.projections(layer: l - 1)), "projections \(l)")
+                            Array(reference.attentionProbabilities(layer: l)), "attention \(l)")
+                assertEqual(graph.projections(layer: l), n * 3 * c, Array(reference.projections(layer: l)), "projections \(l)")
             }
             if model.heads.pooler {
                 assertEqual(graph.pooled, input.batch * c, Array(reference.pooled), "pooled")
