@@ -7,11 +7,23 @@ import Kernels
 import Logging
 import TeacherCache
 
-/// `distillery cache`: stage one.
+/// `distillery cache`: stage one (`cache build`, the default, so `distillery cache --teacher …`
+/// runs it) and joining shard files (`cache merge`), each with its own options.
 struct CacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache",
         abstract: "Run the teacher once over a dataset and store what students learn from (compressed HDF5).",
+        discussion: "`distillery cache [build] --teacher … --data … --out …` caches; `distillery cache merge SHARD… --out OUT` joins shards.",
+        subcommands: [CacheBuildCommand.self, CacheMergeCommand.self],
+        defaultSubcommand: CacheBuildCommand.self
+    )
+}
+
+/// `distillery cache [build]`: stage one.
+struct CacheBuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Run the teacher once over a dataset and store what students learn from (compressed HDF5); the default of `distillery cache`.",
         discussion: """
         Layers: hidden states 0 (embeddings output) … L; attention and relations (Q/K/V) 1 … L. \
         Lists are comma-separated numbers, or `all`, or `last`. The file is written as OUT.partial \
@@ -20,18 +32,15 @@ struct CacheCommand: ParsableCommand {
         Past one machine: `--shard I/N` (I from 1 to N) caches the I-th contiguous slice of the \
         examples; `distillery cache merge SHARD… --out OUT` joins the shard files into one cache \
         of HDF5 virtual datasets, equal value for value to a single run.
-        """,
-        subcommands: [CacheMergeCommand.self]
+        """
     )
 
-    // Required, but declared optional so that `distillery cache merge` parses without them;
-    // run() checks them.
-    @Option(help: "Teacher: a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt). Required.")
-    var teacher: String?
-    @Option(name: .customLong("data"), help: "Dataset file (JSON Lines, TSV or CSV); repeat for several files. Required.")
-    var data: [String] = []
-    @Option(help: "Output cache file (.h5). Required.")
-    var out: String?
+    @Option(help: "Teacher: a Hugging Face BERT folder (config.json, model.safetensors, vocab.txt).")
+    var teacher: String
+    @Option(name: .customLong("data"), help: "Dataset file (JSON Lines, TSV or CSV); repeat for several files.")
+    var data: [String]
+    @Option(help: "Output cache file (.h5).")
+    var out: String
 
     @OptionGroup var fields: DataFieldOptions
 
@@ -76,9 +85,6 @@ struct CacheCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard let teacher else { throw ValidationError("Missing expected argument '--teacher <teacher>'") }
-        guard !data.isEmpty else { throw ValidationError("Missing expected argument '--data <data>'") }
-        guard let out else { throw ValidationError("Missing expected argument '--out <out>'") }
         threads.apply()
         let logger = Logger(label: "distillery.cache")
         let spec = try resolvedSpec(teacher: teacher)
@@ -141,13 +147,11 @@ struct CacheMergeCommand: ParsableCommand {
     )
 
     @Argument(help: "Shard files (any order).") var shards: [String]
-    // `--out` and `--overwrite` are the cache command's own (a parent's options are parsed
-    // wherever they appear, so the subcommand cannot declare them again).
-    @ParentCommand var cache: CacheCommand
+    @Option(help: "The merged cache file (.h5).") var out: String
+    @Flag(help: "Replace OUT if it exists.") var overwrite = false
 
     func run() throws {
-        guard let out = cache.out else { throw ValidationError("Missing expected argument '--out <out>' (the merged cache file)") }
-        let summary = try CacheMerger.merge(shards.map { URL(fileURLWithPath: $0) }, into: URL(fileURLWithPath: out), overwrite: cache.overwrite)
+        let summary = try CacheMerger.merge(shards.map { URL(fileURLWithPath: $0) }, into: URL(fileURLWithPath: out), overwrite: overwrite)
         print("merged \(summary.shards.count) shards into \(summary.output.path): \(summary.sequences) sequences, \(summary.tokens) tokens, \(summary.virtualDatasets) virtual datasets")
         for s in summary.shards { print("  \(s.index)/\(s.count) \(s.file): sequences \(s.firstSequence)..<\(s.endSequence)") }
     }

@@ -4,7 +4,7 @@ import Foundation
 /// Incremental SHA-256, from swift-crypto (BoringSSL's implementation on Linux, CryptoKit's on
 /// Apple platforms). Feed bytes with `update`, read the digest with `finalize`; finalising does not
 /// consume the hasher, so more bytes may follow.
-public struct SHA256Hasher: Sendable {
+public struct SHA256Hasher {
     var hash = SHA256()
 
     public init() {}

@@ -65,6 +65,22 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         XCTAssertTrue(result.stderr.contains("--max-length"), result.stderr)
     }
+
+    /// `cache` (its default subcommand `build`) and `cache merge` each own their options, so a
+    /// missing one gets ArgumentParser's own message and usage, and `cache build` is the same as `cache`.
+    func testCacheAndMergeRequireTheirOwnOptions() throws {
+        for (arguments, missing) in [(["cache", "--data", "d.jsonl", "--out", "c.h5"], "--teacher <teacher>"),
+                                     (["cache", "build", "--teacher", "t", "--out", "c.h5"], "--data <data> ..."),
+                                     (["cache", "--teacher", "t", "--data", "d.jsonl"], "--out <out>"),
+                                     (["cache", "merge", "a.h5", "b.h5"], "--out <out>")] {
+            let result = try CLI.run(arguments)
+            XCTAssertEqual(result.status, 64, "\(arguments): \(result.output)")
+            XCTAssertTrue(result.stderr.contains("Missing expected argument '\(missing)'") && result.stderr.contains("Usage: distillery cache"),
+                          "\(arguments): \(result.stderr)")
+        }
+        let merge = try CLI.run(["cache", "merge", "--help"])
+        XCTAssertTrue(merge.stdout.contains("--out <out>") && merge.stdout.contains("--overwrite") && !merge.stdout.contains("--teacher"), merge.stdout)
+    }
 }
 
 enum CLI {
