@@ -26,8 +26,8 @@ public struct BertInput: Sendable {
     }
 }
 
-/// The inference forward pass of a BERT teacher, with every activation allocated once for
-/// (maxBatch, maxSeq) and reused. Captured tensors are read through the accessors after `run`
+/// The inference forward pass of a BERT teacher (`BertEncoderPass`, the one the training graph
+/// runs too), with every activation allocated once for (maxBatch, maxSeq) and reused. Captured tensors are read through the accessors after `run`
 /// and stay valid until the next `run`.
 public final class BertForward {
     public let model: BertModel
@@ -41,13 +41,13 @@ public final class BertForward {
     private let hidden: FloatBuffer        // (L+1, maxB·maxT, C) when captured, else 2 alternating slots
     private let qkv: FloatBuffer           // (L or 1, maxB·maxT, 3C)
     private let probs: FloatBuffer         // (L or 1, maxB, H, maxT, maxT)
-    private let context, attentionOut, norm1, ffnOut: FloatBuffer  // (maxB·maxT, C)
-    private let ffn, ffnActivation: FloatBuffer  // (maxB·maxT, I) before and after GELU
-    private let pooledBuffer, pooledPre: FloatBuffer  // (maxB, C)
+    // One layer's intermediates, reused by every layer (BertEncoderPass.LayerBuffers).
+    private let context, attentionResidual, norm1, outputResidual: FloatBuffer  // (maxB·maxT, C)
+    private let ffnPre, ffnActivation: FloatBuffer  // (maxB·maxT, I) before and after GELU
+    private let pooledBuffer, pooledInput: FloatBuffer  // (maxB, C)
     private let logitBuffer: FloatBuffer   // classifier (maxB, labels)
     private var mlmLogits: FloatBuffer     // (rows, V), grown on demand
-    private var mlmTransform: FloatBuffer  // (rows, C)
-    private var mlmGather: FloatBuffer     // (rows, C)
+    private var mlmGather, mlmPre, mlmActivation, mlmNormed: FloatBuffer  // (rows, C)
 
     public init(model: BertModel, maxBatch: Int, maxSeq: Int, capture: BertCapture) {
         self.model = model; self.maxBatch = maxBatch; self.maxSeq = maxSeq; self.capture = capture
@@ -58,12 +58,13 @@ public final class BertForward {
         hidden = FloatBuffer(count: (capture.contains(.hiddenStates) ? layerCount + 1 : 2) * tokens * c)
         qkv = FloatBuffer(count: (capture.contains(.projections) ? layerCount : 1) * tokens * 3 * c)
         probs = FloatBuffer(count: (capture.contains(.attentions) ? layerCount : 1) * maxBatch * heads * maxSeq * maxSeq)
-        context = FloatBuffer(count: tokens * c); attentionOut = FloatBuffer(count: tokens * c)
-        norm1 = FloatBuffer(count: tokens * c); ffnOut = FloatBuffer(count: tokens * c)
-        ffn = FloatBuffer(count: tokens * inner); ffnActivation = FloatBuffer(count: tokens * inner)
-        pooledBuffer = FloatBuffer(count: maxBatch * c); pooledPre = FloatBuffer(count: maxBatch * c)
+        context = FloatBuffer(count: tokens * c); attentionResidual = FloatBuffer(count: tokens * c)
+        norm1 = FloatBuffer(count: tokens * c); outputResidual = FloatBuffer(count: tokens * c)
+        ffnPre = FloatBuffer(count: tokens * inner); ffnActivation = FloatBuffer(count: tokens * inner)
+        pooledBuffer = FloatBuffer(count: maxBatch * c); pooledInput = FloatBuffer(count: maxBatch * c)
         logitBuffer = FloatBuffer(count: maxBatch * max(1, model.heads.classifierLabels))
-        mlmLogits = FloatBuffer(count: 0); mlmTransform = FloatBuffer(count: 0); mlmGather = FloatBuffer(count: 0)
+        mlmLogits = FloatBuffer(count: 0); mlmGather = FloatBuffer(count: 0); mlmPre = FloatBuffer(count: 0)
+        mlmActivation = FloatBuffer(count: 0); mlmNormed = FloatBuffer(count: 0)
     }
 
     // MARK: accessors (valid after `run`)
@@ -132,49 +133,32 @@ public final class BertForward {
 
     // MARK: forward
 
-    /// Runs the encoder (and heads when `.logits` is captured). `mlmRows` picks the flat token rows
-    /// (b·seq + t) that get MLM logits; nil means every row.
+    /// Runs the encoder (and heads when `.logits` is captured) through `BertEncoderPass`, every
+    /// layer writing into the same scratch. `mlmRows` picks the flat token rows (b·seq + t) that get
+    /// MLM logits; nil means every row.
     public func run(_ input: BertInput, mlmRows: [Int]? = nil) throws {
         try validate(input)
         batch = input.batch; seq = input.seq
-        let config = model.config, p = model.parameters, layout = model.layout
-        let rows = batch * seq
+        let p = model.parameters, rows = batch * seq
 
-        // Embeddings: word + position + token type, then LayerNorm → hidden state 0.
-        let h0 = hiddenSlot(0)
+        // Embeddings → hidden state 0 (the context buffer holds their sum).
         input.inputIds.withUnsafeBufferPointer { ids in
             input.tokenTypeIds.withUnsafeBufferPointer { types in
-                embeddingForward(context.pointer, ids.baseAddress!, types.baseAddress!,
-                                 p[layout.wordEmbeddings], p[layout.positionEmbeddings], p[layout.tokenTypeEmbeddings],
-                                 batch: batch, seq: seq, hidden: c)
+                BertEncoderPass.embeddings(out: hiddenSlot(0), mean: nil, rstd: nil, sum: context.pointer, ids: ids.baseAddress!,
+                                           types: types.baseAddress!, p, batch: batch, seq: seq)
             }
         }
-        layerNormForward(h0, nil, nil, context.pointer, p[layout.embeddingNormWeight], p[layout.embeddingNormBias],
-                         rows: rows, dim: c, eps: config.layerNormEps)
-
+        var noDropout = SeededGenerator(seed: 0)
         try input.attentionMask.withUnsafeBufferPointer { mask in
-            for (l, w) in layout.layers.enumerated() {
-                let x = hiddenSlot(l), out = hiddenSlot(l + 1)
-                let q = qkv.pointer + (capture.contains(.projections) ? l * tokenStride * 3 * c : 0)
-                let pr = probs.pointer + (capture.contains(.attentions) ? l * maxBatch * heads * maxSeq * maxSeq : 0)
-                // Self-attention.
-                linearForward(q, x, p[w.qkvWeight], p[w.qkvBias], rows: rows, inFeatures: c, outFeatures: 3 * c)
-                attentionForward(context.pointer, pr, q, mask.baseAddress!, batch: batch, seq: seq, hidden: c, heads: heads)
-                linearForward(attentionOut.pointer, context.pointer, p[w.attentionOutWeight], p[w.attentionOutBias],
-                              rows: rows, inFeatures: c, outFeatures: c)
-                addInPlace(attentionOut.pointer, x, count: rows * c)
-                layerNormForward(norm1.pointer, nil, nil, attentionOut.pointer, p[w.attentionNormWeight], p[w.attentionNormBias],
-                                 rows: rows, dim: c, eps: config.layerNormEps)
-                // Feed-forward.
-                linearForward(ffn.pointer, norm1.pointer, p[w.intermediateWeight], p[w.intermediateBias],
-                              rows: rows, inFeatures: c, outFeatures: inner)
-                // Out of place: in place the compiler cannot rule out aliasing and the loop runs 3× slower.
-                geluForward(ffnActivation.pointer, ffn.pointer, count: rows * inner)
-                linearForward(ffnOut.pointer, ffnActivation.pointer, p[w.outputWeight], p[w.outputBias],
-                              rows: rows, inFeatures: inner, outFeatures: c)
-                addInPlace(ffnOut.pointer, norm1.pointer, count: rows * c)
-                layerNormForward(out, nil, nil, ffnOut.pointer, p[w.outputNormWeight], p[w.outputNormBias],
-                                 rows: rows, dim: c, eps: config.layerNormEps)
+            for (l, w) in model.layout.layers.enumerated() {
+                let out = hiddenSlot(l + 1)
+                let buffers = BertEncoderPass.LayerBuffers(
+                    qkv: qkv.pointer + (capture.contains(.projections) ? l * tokenStride * 3 * c : 0),
+                    probs: probs.pointer + (capture.contains(.attentions) ? l * maxBatch * heads * maxSeq * maxSeq : 0),
+                    context: context.pointer, attentionResidual: attentionResidual.pointer, norm1: norm1.pointer,
+                    ffnPre: ffnPre.pointer, ffnActivation: ffnActivation.pointer, outputResidual: outputResidual.pointer)
+                BertEncoderPass.layer(w, p, x: hiddenSlot(l), out: out, buffers, mask: mask.baseAddress!, batch: batch, seq: seq,
+                                      seeds: &noDropout)
                 try checkFinite(out, count: rows * c, mask: mask, what: "layer \(l + 1) output")
             }
         }
@@ -182,39 +166,19 @@ public final class BertForward {
     }
 
     private func runHeads(mlmRows: [Int]?) {
-        let p = model.parameters, layout = model.layout, last = hiddenSlot(layerCount)
-        if let weight = layout.poolerWeight, let bias = layout.poolerBias {
-            // pooled = tanh(W · h[CLS] + b)
-            for b in 0..<batch { (pooledPre.pointer + b * c).update(from: last + b * seq * c, count: c) }
-            linearForward(pooledBuffer.pointer, pooledPre.pointer, p[weight], p[bias], rows: batch, inFeatures: c, outFeatures: c)
-            tanhForward(pooledBuffer.pointer, pooledBuffer.pointer, count: batch * c)
-        }
-        if let weight = layout.classifierWeight, let bias = layout.classifierBias {
-            linearForward(logitBuffer.pointer, pooledBuffer.pointer, p[weight], p[bias],
-                          rows: batch, inFeatures: c, outFeatures: layout.heads.classifierLabels)
-        }
-        if layout.heads.maskedLM {
-            logitRows = mlmRows ?? Array(0..<(batch * seq))
-            runMaskedLMHead(last)
-        }
-    }
-
-    /// logits = LayerNorm(gelu(W_t · h + b_t)) · word_embeddingsᵀ + bias, at `logitRows` only
-    /// (a full (B·T, V) matrix would be ~1 GB for a 30k vocabulary).
-    private func runMaskedLMHead(_ last: UnsafeMutablePointer<Float>) {
-        let p = model.parameters, layout = model.layout, v = model.config.vocabSize, n = logitRows.count
+        let p = model.parameters, last = hiddenSlot(layerCount)
+        BertEncoderPass.pooler(pooled: pooledBuffer.pointer, input: pooledInput.pointer, last: last, p, batch: batch, seq: seq)
+        BertEncoderPass.classifier(logits: logitBuffer.pointer, input: pooledBuffer.pointer, p, batch: batch)
+        guard model.layout.heads.maskedLM else { return }
+        logitRows = mlmRows ?? Array(0..<(batch * seq))
+        let n = logitRows.count
         if mlmGather.count < n * c {
-            mlmGather = FloatBuffer(count: n * c); mlmTransform = FloatBuffer(count: n * c)
-            mlmLogits = FloatBuffer(count: n * v)
+            mlmGather = FloatBuffer(count: n * c); mlmPre = FloatBuffer(count: n * c)
+            mlmActivation = FloatBuffer(count: n * c); mlmNormed = FloatBuffer(count: n * c)
+            mlmLogits = FloatBuffer(count: n * model.config.vocabSize)
         }
-        for (i, row) in logitRows.enumerated() { (mlmGather.pointer + i * c).update(from: last + row * c, count: c) }
-        linearForward(mlmTransform.pointer, mlmGather.pointer, p[layout.mlmTransformWeight!], p[layout.mlmTransformBias!],
-                      rows: n, inFeatures: c, outFeatures: c)
-        geluForward(mlmTransform.pointer, mlmTransform.pointer, count: n * c)
-        layerNormForward(mlmGather.pointer, nil, nil, mlmTransform.pointer, p[layout.mlmNormWeight!], p[layout.mlmNormBias!],
-                         rows: n, dim: c, eps: model.config.layerNormEps)
-        linearForward(mlmLogits.pointer, mlmGather.pointer, p[layout.wordEmbeddings], p[layout.mlmBias!],
-                      rows: n, inFeatures: c, outFeatures: v)
+        BertEncoderPass.maskedLM(logits: mlmLogits.pointer, gather: mlmGather.pointer, pre: mlmPre.pointer, activation: mlmActivation.pointer,
+                                 normed: mlmNormed.pointer, mean: nil, rstd: nil, last: last, rows: logitRows, p)
     }
 
     private func validate(_ input: BertInput) throws {

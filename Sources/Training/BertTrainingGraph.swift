@@ -1,8 +1,8 @@
 import Bert
 import Kernels
 
-/// The trainable BERT: the forward pass of `BertForward` with every activation the backward needs
-/// saved, and the backward pass that adds parameter gradients into a `BertParameters` of the same
+/// The trainable BERT: the forward pass of `BertForward` (`BertEncoderPass`, written once) with every
+/// activation the backward needs saved, and the backward pass that adds parameter gradients into a `BertParameters` of the same
 /// layout. Activations and their gradients are allocated once for (maxBatch, maxSeq) and reused; only
 /// the masked-LM head's buffers grow when more MLM rows are asked for than ever before.
 ///
@@ -228,7 +228,7 @@ public final class BertTrainingGraph {
         check(input)
         batch = input.batch; seq = input.seq
         dropoutApplied = training && dropout > 0
-        let p = parameters, n = rows, config = layout.config
+        let p = parameters, n = rows
         input.inputIds.withUnsafeBufferPointer { ids.update(from: $0.baseAddress!, count: n) }
         input.tokenTypeIds.withUnsafeBufferPointer { types.update(from: $0.baseAddress!, count: n) }
         input.attentionMask.withUnsafeBufferPointer { mask.update(from: $0.baseAddress!, count: n) }
@@ -239,78 +239,42 @@ public final class BertTrainingGraph {
         var siteSeeds = SeededGenerator(seed: seed)
 
         // Embeddings: hidden 0 = dropout(LayerNorm(word[ids] + position[t] + tokenType[types])).
-        embeddingForward(embeddingSum.pointer, ids, types,
-                         p[layout.wordEmbeddings], p[layout.positionEmbeddings], p[layout.tokenTypeEmbeddings],
-                         batch: batch, seq: seq, hidden: c)
         let h0 = hiddenState(layer: 0)
-        layerNormForward(dropoutApplied ? embeddingNorm.pointer : h0, embeddingMean.pointer, embeddingRstd.pointer,
-                         embeddingSum.pointer, p[layout.embeddingNormWeight], p[layout.embeddingNormBias],
-                         rows: n, dim: c, eps: eps)
+        BertEncoderPass.embeddings(out: dropoutApplied ? embeddingNorm.pointer : h0, mean: embeddingMean.pointer, rstd: embeddingRstd.pointer,
+                                   sum: embeddingSum.pointer, ids: ids, types: types, p, batch: batch, seq: seq)
         if dropoutApplied {
             dropoutForward(h0, embeddingKeep.pointer, embeddingNorm.pointer, probability: dropout, seed: siteSeeds.next(), count: n * c)
         }
 
+        // Encoder layers, each into its own slots (backward reads them).
         for (i, w) in layout.layers.enumerated() {
-            let x = hiddenState(layer: i), out = hiddenState(layer: i + 1)
-            let q = qkv.pointer + i * tokens * 3 * c, pr = probs.pointer + i * probsStride
-            let ctx = context.pointer + i * layerSlot, res1 = attentionResidual.pointer + i * layerSlot, nrm1 = norm1.pointer + i * layerSlot
-            let pre = ffnPre.pointer + i * tokens * inner, act = ffnActivation.pointer + i * tokens * inner
-            let res2 = outputResidual.pointer + i * layerSlot
-            // Self-attention: qkv = x · Wqkvᵀ + bqkv; ctx = dropout(softmax(q kᵀ / √d)) · v per head.
-            linearForward(q, x, p[w.qkvWeight], p[w.qkvBias], rows: n, inFeatures: c, outFeatures: 3 * c)
-            if dropoutApplied {
-                attentionForward(ctx, pr, probsKeep.pointer + i * probsStride, droppedProbs.pointer, q, mask,
-                                 dropout: dropout, seed: siteSeeds.next(), batch: batch, seq: seq, hidden: c, heads: heads)
-            } else {
-                attentionForward(ctx, pr, q, mask, batch: batch, seq: seq, hidden: c, heads: heads)
-            }
-            // res1 = dropout(ctx · Woᵀ + bo) + x; norm1 = LayerNorm(res1).
-            linearForward(res1, ctx, p[w.attentionOutWeight], p[w.attentionOutBias], rows: n, inFeatures: c, outFeatures: c)
-            if dropoutApplied {
-                dropoutForward(res1, attentionKeep.pointer + i * layerSlot, res1, probability: dropout, seed: siteSeeds.next(), count: n * c)
-            }
-            addInPlace(res1, x, count: n * c)
-            layerNormForward(nrm1, mean1.pointer + i * tokens, rstd1.pointer + i * tokens, res1,
-                             p[w.attentionNormWeight], p[w.attentionNormBias], rows: n, dim: c, eps: eps)
-            // Feed-forward: act = gelu(norm1 · Wiᵀ + bi); res2 = dropout(act · Woutᵀ + bout) + norm1; out = LayerNorm(res2).
-            linearForward(pre, nrm1, p[w.intermediateWeight], p[w.intermediateBias], rows: n, inFeatures: c, outFeatures: inner)
-            geluForward(act, pre, count: n * inner)
-            linearForward(res2, act, p[w.outputWeight], p[w.outputBias], rows: n, inFeatures: inner, outFeatures: c)
-            if dropoutApplied {
-                dropoutForward(res2, outputKeep.pointer + i * layerSlot, res2, probability: dropout, seed: siteSeeds.next(), count: n * c)
-            }
-            addInPlace(res2, nrm1, count: n * c)
-            layerNormForward(out, mean2.pointer + i * tokens, rstd2.pointer + i * tokens, res2,
-                             p[w.outputNormWeight], p[w.outputNormBias], rows: n, dim: c, eps: eps)
+            let buffers = BertEncoderPass.LayerBuffers(
+                qkv: qkv.pointer + i * tokens * 3 * c, probs: probs.pointer + i * probsStride, context: context.pointer + i * layerSlot,
+                attentionResidual: attentionResidual.pointer + i * layerSlot, norm1: norm1.pointer + i * layerSlot,
+                ffnPre: ffnPre.pointer + i * tokens * inner, ffnActivation: ffnActivation.pointer + i * tokens * inner,
+                outputResidual: outputResidual.pointer + i * layerSlot,
+                mean1: mean1.pointer + i * tokens, rstd1: rstd1.pointer + i * tokens, mean2: mean2.pointer + i * tokens, rstd2: rstd2.pointer + i * tokens)
+            let sites = dropoutApplied
+                ? BertEncoderPass.LayerDropout(probability: dropout, probsKeep: probsKeep.pointer + i * probsStride, droppedProbs: droppedProbs.pointer,
+                                               attentionKeep: attentionKeep.pointer + i * layerSlot, outputKeep: outputKeep.pointer + i * layerSlot)
+                : nil
+            BertEncoderPass.layer(w, p, x: hiddenState(layer: i), out: hiddenState(layer: i + 1), buffers, mask: mask, batch: batch, seq: seq,
+                                  dropout: sites, seeds: &siteSeeds)
         }
 
+        // Heads: pooled = tanh(h[CLS] · Wpᵀ + bp); logits = dropout(pooled) · Wcᵀ + bc; MLM logits at the chosen rows.
         let last = hiddenState(layer: layerCount)
-        if let weight = layout.poolerWeight, let bias = layout.poolerBias {
-            // pooled = tanh(h[CLS] · Wpᵀ + bp)
-            for b in 0..<batch { (poolerInput.pointer + b * c).update(from: last + b * seq * c, count: c) }
-            linearForward(pooledBuffer.pointer, poolerInput.pointer, p[weight], p[bias], rows: batch, inFeatures: c, outFeatures: c)
-            tanhForward(pooledBuffer.pointer, pooledBuffer.pointer, count: batch * c)
-        }
-        if let weight = layout.classifierWeight, let bias = layout.classifierBias {
-            // logits = dropout(pooled) · Wcᵀ + bc
+        BertEncoderPass.pooler(pooled: pooledBuffer.pointer, input: poolerInput.pointer, last: last, p, batch: batch, seq: seq)
+        if labels > 0 {
             if dropoutApplied {
                 dropoutForward(classifierInput.pointer, classifierKeep.pointer, pooledBuffer.pointer,
                                probability: dropout, seed: siteSeeds.next(), count: batch * c)
             }
-            linearForward(logitBuffer.pointer, dropoutApplied ? classifierInput.pointer : pooledBuffer.pointer, p[weight], p[bias],
-                          rows: batch, inFeatures: c, outFeatures: labels)
+            BertEncoderPass.classifier(logits: logitBuffer.pointer, input: dropoutApplied ? classifierInput.pointer : pooledBuffer.pointer, p, batch: batch)
         }
-        if layout.heads.maskedLM, !self.mlmRows.isEmpty {
-            // logits = LayerNorm(gelu(h[rows] · Wtᵀ + bt)) · word_embeddingsᵀ + bias (decoder tied to the embeddings)
-            let m = self.mlmRows.count
-            for (i, row) in self.mlmRows.enumerated() { (mlmGather.pointer + i * c).update(from: last + row * c, count: c) }
-            linearForward(mlmPre.pointer, mlmGather.pointer, p[layout.mlmTransformWeight!], p[layout.mlmTransformBias!],
-                          rows: m, inFeatures: c, outFeatures: c)
-            geluForward(mlmActivation.pointer, mlmPre.pointer, count: m * c)
-            layerNormForward(mlmNormed.pointer, mlmMean.pointer, mlmRstd.pointer, mlmActivation.pointer,
-                             p[layout.mlmNormWeight!], p[layout.mlmNormBias!], rows: m, dim: c, eps: config.layerNormEps)
-            linearForward(mlmLogits.pointer, mlmNormed.pointer, p[layout.wordEmbeddings], p[layout.mlmBias!],
-                          rows: m, inFeatures: c, outFeatures: vocab)
+        if layout.heads.maskedLM {
+            BertEncoderPass.maskedLM(logits: mlmLogits.pointer, gather: mlmGather.pointer, pre: mlmPre.pointer, activation: mlmActivation.pointer,
+                                     normed: mlmNormed.pointer, mean: mlmMean.pointer, rstd: mlmRstd.pointer, last: last, rows: self.mlmRows, p)
         }
     }
 

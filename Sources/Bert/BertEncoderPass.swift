@@ -1,0 +1,125 @@
+import Kernels
+
+/// The BERT forward pass, written once: embeddings, each encoder layer and the heads, as functions
+/// over buffers that their owner provides. `BertForward` (inference: the teacher in stage one, the
+/// online teacher, evaluation, `distillery forward`) hands every layer the same scratch and keeps
+/// only what it captures; `BertTrainingGraph` (students, fine-tuning) hands each layer its own
+/// slots and the LayerNorm statistics, which its backward reads, and turns dropout on. One
+/// sequence of operations, so the two give bit-identical outputs without dropout.
+///
+/// Shapes: N = batch · seq token rows, row-major (B, T, C); I = intermediate size, H = heads.
+public enum BertEncoderPass {
+    /// Where one encoder layer writes. qkv (N, 3C); probs (B, H, T, T) before dropout; context,
+    /// attentionResidual, norm1, outputResidual (N, C); ffnPre, ffnActivation (N, I); the LayerNorm
+    /// statistics (N) only where a backward reads them.
+    public struct LayerBuffers {
+        public var qkv, probs, context, attentionResidual, norm1, ffnPre, ffnActivation, outputResidual: UnsafeMutablePointer<Float>
+        public var mean1, rstd1, mean2, rstd2: UnsafeMutablePointer<Float>?
+
+        public init(qkv: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>,
+                    attentionResidual: UnsafeMutablePointer<Float>, norm1: UnsafeMutablePointer<Float>,
+                    ffnPre: UnsafeMutablePointer<Float>, ffnActivation: UnsafeMutablePointer<Float>,
+                    outputResidual: UnsafeMutablePointer<Float>,
+                    mean1: UnsafeMutablePointer<Float>? = nil, rstd1: UnsafeMutablePointer<Float>? = nil,
+                    mean2: UnsafeMutablePointer<Float>? = nil, rstd2: UnsafeMutablePointer<Float>? = nil) {
+            self.qkv = qkv; self.probs = probs; self.context = context; self.attentionResidual = attentionResidual
+            self.norm1 = norm1; self.ffnPre = ffnPre; self.ffnActivation = ffnActivation; self.outputResidual = outputResidual
+            self.mean1 = mean1; self.rstd1 = rstd1; self.mean2 = mean2; self.rstd2 = rstd2
+        }
+    }
+
+    /// A layer's dropout (training only): the probability, the keep masks of the attention
+    /// probabilities (B, H, T, T), of the attention output and of the FFN output (N, C), and scratch
+    /// for the dropped probabilities (B, H, T, T).
+    public struct LayerDropout {
+        public var probability: Float
+        public var probsKeep, droppedProbs, attentionKeep, outputKeep: UnsafeMutablePointer<Float>
+
+        public init(probability: Float, probsKeep: UnsafeMutablePointer<Float>, droppedProbs: UnsafeMutablePointer<Float>,
+                    attentionKeep: UnsafeMutablePointer<Float>, outputKeep: UnsafeMutablePointer<Float>) {
+            self.probability = probability; self.probsKeep = probsKeep; self.droppedProbs = droppedProbs
+            self.attentionKeep = attentionKeep; self.outputKeep = outputKeep
+        }
+    }
+
+    /// out (N, C) = LayerNorm(word[ids] + position[t] + tokenType[types]); `sum` (N, C) keeps the sum.
+    public static func embeddings(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?, rstd: UnsafeMutablePointer<Float>?,
+                                  sum: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>,
+                                  _ p: BertParameters, batch: Int, seq: Int) {
+        let layout = p.layout, c = layout.config.hiddenSize
+        embeddingForward(sum, ids, types, p[layout.wordEmbeddings], p[layout.positionEmbeddings], p[layout.tokenTypeEmbeddings],
+                         batch: batch, seq: seq, hidden: c)
+        layerNormForward(out, mean, rstd, sum, p[layout.embeddingNormWeight], p[layout.embeddingNormBias],
+                         rows: batch * seq, dim: c, eps: layout.config.layerNormEps)
+    }
+
+    /// One encoder layer: x (N, C) → out (N, C). With `dropout`, its three sites draw their seeds
+    /// from `seeds` in order (attention probabilities, attention output, FFN output).
+    public static func layer(_ w: BertLayout.Layer, _ p: BertParameters, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+                             _ b: LayerBuffers, mask: UnsafePointer<Int32>, batch: Int, seq: Int,
+                             dropout: LayerDropout? = nil, seeds: inout SeededGenerator) {
+        let config = p.layout.config, c = config.hiddenSize, inner = config.intermediateSize, n = batch * seq
+        let heads = config.numAttentionHeads, eps = config.layerNormEps
+        // Self-attention: qkv = x · Wqkvᵀ + bqkv; context = dropout(softmax(q kᵀ / √d)) · v per head.
+        linearForward(b.qkv, x, p[w.qkvWeight], p[w.qkvBias], rows: n, inFeatures: c, outFeatures: 3 * c)
+        if let dropout {
+            attentionForward(b.context, b.probs, dropout.probsKeep, dropout.droppedProbs, b.qkv, mask,
+                             dropout: dropout.probability, seed: seeds.next(), batch: batch, seq: seq, hidden: c, heads: heads)
+        } else {
+            attentionForward(b.context, b.probs, b.qkv, mask, batch: batch, seq: seq, hidden: c, heads: heads)
+        }
+        // attentionResidual = dropout(context · Woᵀ + bo) + x; norm1 = LayerNorm(attentionResidual).
+        linearForward(b.attentionResidual, b.context, p[w.attentionOutWeight], p[w.attentionOutBias], rows: n, inFeatures: c, outFeatures: c)
+        if let dropout {
+            dropoutForward(b.attentionResidual, dropout.attentionKeep, b.attentionResidual, probability: dropout.probability,
+                           seed: seeds.next(), count: n * c)
+        }
+        addInPlace(b.attentionResidual, x, count: n * c)
+        layerNormForward(b.norm1, b.mean1, b.rstd1, b.attentionResidual, p[w.attentionNormWeight], p[w.attentionNormBias],
+                         rows: n, dim: c, eps: eps)
+        // Feed-forward: ffnActivation = gelu(norm1 · Wiᵀ + bi); outputResidual = dropout(ffnActivation · Woutᵀ + bout) + norm1;
+        // out = LayerNorm(outputResidual). GELU out of place: in place the compiler cannot rule out aliasing (3× slower).
+        linearForward(b.ffnPre, b.norm1, p[w.intermediateWeight], p[w.intermediateBias], rows: n, inFeatures: c, outFeatures: inner)
+        geluForward(b.ffnActivation, b.ffnPre, count: n * inner)
+        linearForward(b.outputResidual, b.ffnActivation, p[w.outputWeight], p[w.outputBias], rows: n, inFeatures: inner, outFeatures: c)
+        if let dropout {
+            dropoutForward(b.outputResidual, dropout.outputKeep, b.outputResidual, probability: dropout.probability,
+                           seed: seeds.next(), count: n * c)
+        }
+        addInPlace(b.outputResidual, b.norm1, count: n * c)
+        layerNormForward(out, b.mean2, b.rstd2, b.outputResidual, p[w.outputNormWeight], p[w.outputNormBias], rows: n, dim: c, eps: eps)
+    }
+
+    /// pooled (B, C) = tanh(h[CLS] · Wpᵀ + bp), `input` (B, C) keeping the [CLS] rows of `last` (N, C).
+    public static func pooler(pooled: UnsafeMutablePointer<Float>, input: UnsafeMutablePointer<Float>, last: UnsafePointer<Float>,
+                              _ p: BertParameters, batch: Int, seq: Int) {
+        let layout = p.layout, c = layout.config.hiddenSize
+        guard let weight = layout.poolerWeight, let bias = layout.poolerBias else { return }
+        for b in 0..<batch { (input + b * c).update(from: last + b * seq * c, count: c) }
+        linearForward(pooled, input, p[weight], p[bias], rows: batch, inFeatures: c, outFeatures: c)
+        tanhForward(pooled, pooled, count: batch * c)
+    }
+
+    /// logits (B, labels) = input · Wcᵀ + bc, where `input` is the pooled output (after dropout when training).
+    public static func classifier(logits: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, _ p: BertParameters, batch: Int) {
+        let layout = p.layout
+        guard let weight = layout.classifierWeight, let bias = layout.classifierBias else { return }
+        linearForward(logits, input, p[weight], p[bias], rows: batch, inFeatures: layout.config.hiddenSize, outFeatures: layout.heads.classifierLabels)
+    }
+
+    /// MLM logits (m, V) = LayerNorm(gelu(h[rows] · Wtᵀ + bt)) · word_embeddingsᵀ + bias (the decoder is
+    /// tied to the embeddings), at `rows` of `last` only: a full (N, V) matrix would be ~1 GB for a
+    /// 30k vocabulary. gather, pre, activation, normed (m, C); mean, rstd (m) where a backward reads them.
+    public static func maskedLM(logits: UnsafeMutablePointer<Float>, gather: UnsafeMutablePointer<Float>, pre: UnsafeMutablePointer<Float>,
+                                activation: UnsafeMutablePointer<Float>, normed: UnsafeMutablePointer<Float>,
+                                mean: UnsafeMutablePointer<Float>?, rstd: UnsafeMutablePointer<Float>?,
+                                last: UnsafePointer<Float>, rows: [Int], _ p: BertParameters) {
+        let layout = p.layout, config = layout.config, c = config.hiddenSize, m = rows.count
+        guard layout.heads.maskedLM, m > 0 else { return }
+        for (i, row) in rows.enumerated() { (gather + i * c).update(from: last + row * c, count: c) }
+        linearForward(pre, gather, p[layout.mlmTransformWeight!], p[layout.mlmTransformBias!], rows: m, inFeatures: c, outFeatures: c)
+        geluForward(activation, pre, count: m * c)
+        layerNormForward(normed, mean, rstd, activation, p[layout.mlmNormWeight!], p[layout.mlmNormBias!], rows: m, dim: c, eps: config.layerNormEps)
+        linearForward(logits, normed, p[layout.wordEmbeddings], p[layout.mlmBias!], rows: m, inFeatures: c, outFeatures: config.vocabSize)
+    }
+}
