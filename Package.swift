@@ -21,6 +21,7 @@ import PackageDescription
 //   SchemaValidation       JSON Schema (the subset our schemas use) checked against YAML/JSON files, every violation by path
 //   Reports                a finished study as tables (Markdown, CSV, JSON) and a self-contained HTML report
 //   Pipelines              a whole study from one YAML file: plan (sizes, time), run (teacher, cache, students, evaluation, report)
+//   Benchmarks             throughput of the teacher, stage one, a training step and many students (`distillery bench`, any BERT folder)
 //   Distillery             the `distillery` command line
 let package = Package(
     name: "Distillery",
@@ -59,8 +60,11 @@ let package = Package(
         .target(name: "Reports"),
         .target(name: "Pipelines", dependencies: ["Distillation", "TeacherCache", "Bert", "Datasets", "Tokenization", "Reports", "Hashing", "ShellWords",
                                                   "SchemaValidation", .product(name: "Logging", package: "swift-log"), "Yams"]),
+        .target(name: "Benchmarks", dependencies: ["Bert", "Kernels", "Datasets", "TeacherCache", "Distillation",
+                                                   .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "Distillery", dependencies: [
             "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Objectives", "Distillation", "Pipelines", "Reports", "Kernels",
+            "Benchmarks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -82,6 +86,7 @@ let package = Package(
                     exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["TestSupport", "Reports"]),
         .testTarget(name: "PipelinesTests", dependencies: ["TestSupport", "Pipelines", "Distillation", "TeacherCache", "Bert", "Reports", "Hashing"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["TestSupport", "Benchmarks"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Distillery", "ShellWords", "SafeTensors", "TeacherCache", "HDF5"]),
         // libFuzzer targets for the parsers of untrusted files (`make fuzz`; a plain build makes stubs).
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),

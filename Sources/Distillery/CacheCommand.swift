@@ -107,7 +107,7 @@ struct CacheBuildCommand: ParsableCommand {
     /// The YAML spec (or the defaults) with every given flag applied on top.
     private func resolvedSpec(teacher: String) throws -> CacheSpec {
         var s = try spec.map { try CacheSpec.load(yaml: URL(fileURLWithPath: $0)) } ?? CacheSpec()
-        let layers = try teacherLayers(teacher)
+        let layers = try teacherDepth(teacher)
         func set<T>(_ value: T?, _ keyPath: WritableKeyPath<CacheSpec, T>) { if let value { s[keyPath: keyPath] = value } }
         set(maxLength, \.maxLength); set(batchSize, \.batchSize)
         set(hidden?.resolve(last: layers, first: 0), \.hiddenLayers)
@@ -123,11 +123,13 @@ struct CacheBuildCommand: ParsableCommand {
         return s
     }
 
-    /// The teacher's depth, from its config.json read as every other command reads it.
-    private func teacherLayers(_ teacher: String) throws -> Int {
-        do { return try BertConfig.load(from: URL(fileURLWithPath: teacher).appendingPathComponent("config.json")).numHiddenLayers } catch {
-            throw ValidationError("\(error)")
-        }
+}
+
+/// A teacher's depth, from its config.json read as every other command reads it (layer lists
+/// such as `all` and `last` resolve against it).
+func teacherDepth(_ teacher: String) throws -> Int {
+    do { return try BertConfig.load(from: URL(fileURLWithPath: teacher).appendingPathComponent("config.json")).numHiddenLayers } catch {
+        throw ValidationError("\(error)")
     }
 }
 
