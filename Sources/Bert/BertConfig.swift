@@ -17,6 +17,8 @@ public struct BertConfig: Codable, Equatable, Sendable {
     public var padTokenId: Int
     /// Class names of a sequence-classification head, index order (from `id2label`).
     public var labels: [String]?
+    /// The family `model_type` names (`ModelFamily`; refused when unknown).
+    public var family: ModelFamily = .bert
 
     public init(vocabSize: Int, hiddenSize: Int, numHiddenLayers: Int, numAttentionHeads: Int,
                 intermediateSize: Int, maxPositionEmbeddings: Int = 512, typeVocabSize: Int = 2,
@@ -39,11 +41,13 @@ public struct BertConfig: Codable, Equatable, Sendable {
         case maxPositionEmbeddings = "max_position_embeddings", typeVocabSize = "type_vocab_size"
         case layerNormEps = "layer_norm_eps", hiddenAct = "hidden_act", hiddenDropoutProb = "hidden_dropout_prob"
         case attentionProbsDropoutProb = "attention_probs_dropout_prob", initializerRange = "initializer_range"
-        case padTokenId = "pad_token_id", id2label, positionEmbeddingType = "position_embedding_type"
+        case padTokenId = "pad_token_id", id2label, positionEmbeddingType = "position_embedding_type", modelType = "model_type"
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        // The family first: another family's keys would give misleading errors below.
+        family = try ModelFamily.named(try c.decodeIfPresent(String.self, forKey: .modelType))
         vocabSize = try c.decode(Int.self, forKey: .vocabSize)
         hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
         numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
@@ -79,6 +83,7 @@ public struct BertConfig: Codable, Equatable, Sendable {
         try c.encode(attentionProbsDropoutProb, forKey: .attentionProbsDropoutProb)
         try c.encode(initializerRange, forKey: .initializerRange); try c.encode(padTokenId, forKey: .padTokenId)
         try c.encode("absolute", forKey: .positionEmbeddingType)
+        try c.encode(family.name, forKey: .modelType)
         if let labels {
             try c.encode(Dictionary(uniqueKeysWithValues: labels.enumerated().map { (String($0.offset), $0.element) }), forKey: .id2label)
         }
@@ -113,7 +118,9 @@ public struct BertConfig: Codable, Equatable, Sendable {
             throw BertError.missingFile(url.path)
         }
         let config: BertConfig
-        do { config = try JSONDecoder().decode(BertConfig.self, from: data) } catch let error as BertError {
+        do { config = try JSONDecoder().decode(BertConfig.self, from: data) } catch BertError.invalidConfig(let why) {
+            throw BertError.invalidConfig("\(url.path): \(why)")
+        } catch let error as BertError {
             throw BertError.invalidConfig("\(url.path): \(error)")
         } catch {
             throw BertError.invalidConfig("\(url.path): \(describeDecodingError(error))")

@@ -36,7 +36,8 @@ enum CheckpointNames {
 
     /// Renames a checkpoint key once, before any lookup.
     static func canonical(_ key: String) -> String {
-        var name = key.hasPrefix("bert.") ? String(key.dropFirst(5)) : key
+        let prefix = ModelFamily.bert.checkpointPrefix
+        var name = key.hasPrefix(prefix) ? String(key.dropFirst(prefix.count)) : key
         if name.hasSuffix("LayerNorm.gamma") { name = String(name.dropLast(5)) + "weight" }
         if name.hasSuffix("LayerNorm.beta") { name = String(name.dropLast(4)) + "bias" }
         return name

@@ -31,18 +31,17 @@ public enum StudentExport {
     /// BertConfig's keys plus what `transformers` needs to pick the class and name the labels.
     static func configJSON(_ model: BertModel) throws -> Data {
         var config = try JSONSerialization.jsonObject(with: JSONEncoder().encode(model.config)) as! [String: Any]
-        config["model_type"] = "bert"
-        let heads = model.heads
+        let heads = model.heads, architectures = model.config.family.architectures
         if heads.classifierLabels > 0 {
-            config["architectures"] = ["BertForSequenceClassification"]
+            config["architectures"] = [architectures.classifier]
             let names = model.config.labels ?? (0..<heads.classifierLabels).map { "LABEL_\($0)" }
             config["id2label"] = Dictionary(uniqueKeysWithValues: names.enumerated().map { (String($0.offset), $0.element) })
             config["label2id"] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($0.element, $0.offset) })
             if heads.classifierLabels == 1 { config["problem_type"] = "regression" }
         } else if heads.maskedLM {
-            config["architectures"] = ["BertForMaskedLM"]
+            config["architectures"] = [architectures.maskedLM]
         } else {
-            config["architectures"] = ["BertModel"]
+            config["architectures"] = [architectures.encoder]
         }
         return try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
     }

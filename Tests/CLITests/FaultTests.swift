@@ -375,6 +375,23 @@ final class FaultTests: XCTestCase {
         assertFails(result, naming: ["standard input:2", "invalid UTF-8 (byte 0xFF at column 5)"], "tokenize")
     }
 
+    /// A model family this build does not read (`model_type` in config.json) is refused by name,
+    /// with the supported list, before its weights are looked at.
+    func testUnknownModelTypeIsRefusedByName() throws {
+        let data = try writeLabelledSentences(in: folder, rows: 4)
+        for modelType in ["deberta-v2", "electra"] {
+            let copy = try teacherCopy("type-\(modelType)")
+            let config = copy.appendingPathComponent("config.json")
+            var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: config)) as? [String: Any])
+            json["model_type"] = modelType
+            try JSONSerialization.data(withJSONObject: json).write(to: config)
+            let out = folder.appendingPathComponent("type-\(modelType).h5")
+            assertFails(try CLI.run(cacheArguments(data, out, teacher: copy)),
+                        naming: ["config.json", "model_type '\(modelType)' is not supported; supported: bert"], modelType)
+            assertNoCache(out, modelType)
+        }
+    }
+
     /// One flipped byte in the label_names attribute: `verify` finds it (as `train` does).
     func testDamagedLabelNamesFailVerify() throws {
         let out = try cache(rows: 12)
