@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["TestSupport", "Reports"]),
         .testTarget(name: "PipelinesTests", dependencies: ["TestSupport", "Pipelines", "Distillation", "TeacherCache", "Bert", "Reports", "Hashing"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["TestSupport", "Benchmarks"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Distillery", "ShellWords", "SafeTensors", "TeacherCache", "HDF5"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Distillery", "Distillation", "ShellWords", "SafeTensors", "TeacherCache", "HDF5"]),
         // libFuzzer targets for the parsers of untrusted files (`make fuzz`; a plain build makes stubs).
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
         .executableTarget(name: "FuzzSafeTensors", dependencies: ["FuzzSupport", "SafeTensors"], path: "Fuzz/FuzzSafeTensors"),
