@@ -164,7 +164,7 @@ struct RunCommand: ParsableCommand {
     }
 
     func failIfAnyFailed(_ outcome: StudyResults) throws {
-        let failed = outcome.students.filter { $0.status.hasPrefix("failed") }
+        let failed = outcome.students.filter(\.failed)
         guard failed.isEmpty else {
             for s in failed { FileHandle.standardError.write(Data("error: \(s.name): \(s.status)\n".utf8)) }
             throw ExitCode(1)

@@ -132,24 +132,24 @@ struct TrainCommand: ParsableCommand {
             }
         }
         var lines: [[String: Any]] = []
-        for o in outcomes {
-            let folder = several ? out.appendingPathComponent(o.name) : out
-            if let summary = o.summary {
-                var line = (several ? "\(o.name): " : "") + String(format: "trained %d steps, %.0f tokens/s, %.1f%% waiting for the cache; run folder %@",
+        let summaries = Dictionary(outcomes.compactMap { o in o.summary.map { (o.name, $0) } }, uniquingKeysWith: { a, _ in a })
+        for (name, status) in launch.statuses(after: outcomes) {
+            let folder = several ? out.appendingPathComponent(name) : out
+            var entry: [String: Any] = ["name": name, "status": status.word]
+            if case .rejected = status {} else { entry["folder"] = folder.path }
+            if let message = status.message { entry["error"] = message }
+            if case .failed(let message) = status { FileHandle.standardError.write(Data("error: \(name): \(message)\n".utf8)) }
+            if let summary = summaries[name] {
+                var line = (several ? "\(name): " : "") + String(format: "trained %d steps, %.0f tokens/s, %.1f%% waiting for the cache; run folder %@",
                                   summary.steps, summary.tokensPerSecond, summary.waitShare * 100, folder.path)
                 if summary.resumedAt > 0 { line += " (resumed at update \(summary.resumedAt))" }
                 if let last = summary.evaluations.last { line += (several ? "\n  dev: " : "\ndev: ") + last.summaryLine }
                 print(line)
-                var entry: [String: Any] = ["name": o.name, "status": "trained", "steps": summary.steps, "folder": folder.path]
+                entry["steps"] = summary.steps
                 if let last = summary.evaluations.last { entry["dev"] = last.json }
-                lines.append(entry)
-            } else if let error = o.error {
-                FileHandle.standardError.write(Data("error: \(o.name): \(error)\n".utf8))
-                lines.append(["name": o.name, "status": "failed", "error": "\(error)", "folder": folder.path])
             }
+            lines.append(entry)
         }
-        lines += launch.skipped.map { ["name": $0.name, "status": "skipped (already trained)", "folder": $0.folder.path] }
-        lines += launch.rejected.map { ["name": $0.name, "status": "rejected", "error": "\($0.error)"] }
         if several {
             let data = try JSONSerialization.data(withJSONObject: ["students": lines], options: [.prettyPrinted, .sortedKeys])
             try data.write(to: out.appendingPathComponent("summary.json"), options: .atomic)

@@ -1,3 +1,4 @@
+import Distillation
 import Foundation
 import Hashing
 import Reports
@@ -10,16 +11,14 @@ struct StudyLedger {
     var outcomes: URL { folder.appendingPathComponent("outcomes") }
     var timings: URL { folder.appendingPathComponent("timings") }
 
-    struct Outcome: Codable { var status: String, message: String? }
+    private struct Outcome: Codable { var status: String, message: String? }
 
-    static let trained = "trained", skipped = "skipped", failed = "failed"
-
-    func record(student: String, _ outcome: Outcome) throws {
-        try write(outcome, to: outcomes.appendingPathComponent("\(student).json"))
+    func record(student: String, _ status: StudentStatus) throws {
+        try write(Outcome(status: status.word, message: status.message), to: outcomes.appendingPathComponent("\(student).json"))
     }
 
-    func outcome(of student: String) -> Outcome? {
-        read(Outcome.self, from: outcomes.appendingPathComponent("\(student).json"))
+    func outcome(of student: String) -> StudentStatus? {
+        read(Outcome.self, from: outcomes.appendingPathComponent("\(student).json")).flatMap { StudentStatus(word: $0.status, message: $0.message) }
     }
 
     private struct Timing: Codable { var stage: String, task: Int, seconds: Double }

@@ -284,32 +284,23 @@ public final class StudyRunner {
         }
         let launch = StudentLaunch(students: students, cache: caches.train, dev: caches.dev, teacher: teacher,
                                    folder: { self.studentsFolder.appendingPathComponent($0.name) }, options: .init(resume: true, restartChanged: true), logger: logger)
-        var succeeded: [String] = []
-        for (name, error) in launch.rejected {
-            logger.error("\(name): \(error)")
-            try ledger.record(student: name, .init(status: StudyLedger.failed, message: "\(error)"))
-        }
-        for (name, _) in launch.skipped {
-            logger.info("\(name): already trained")
-            try ledger.record(student: name, .init(status: StudyLedger.skipped, message: nil))
-            succeeded.append(name)
-        }
+        for (name, error) in launch.rejected { logger.error("\(name): \(error)") }
+        for (name, _) in launch.skipped { logger.info("\(name): already trained") }
+        var outcomes: [StudentGroup.Outcome] = []
         if !launch.members.isEmpty {
             let group = StudentGroup(members: launch.members, logger: logger)
             // Each task its own progress line (a line's rate and ETA count from its first report).
             let tasks = jobs.studentTasks.count
             let label = "train \(launch.members.count) students" + (tasks > 1 ? " (task \(task)/\(tasks))" : "")
-            for outcome in try group.run(progress: { p in
+            outcomes = try group.run(progress: { p in
                 self.progress(Progress(stage: label, done: p.stepsDone, total: p.stepsTotal,
                                        rate: p.tokensPerSecond, unit: "tokens/s"))
-            }) {
-                if let error = outcome.error {
-                    try ledger.record(student: outcome.name, .init(status: StudyLedger.failed, message: "\(error)"))
-                } else {
-                    try ledger.record(student: outcome.name, .init(status: StudyLedger.trained, message: nil))
-                    succeeded.append(outcome.name)
-                }
-            }
+            })
+        }
+        var succeeded: [String] = []
+        for (name, status) in launch.statuses(after: outcomes) {
+            try ledger.record(student: name, status)
+            if status.succeeded { succeeded.append(name) }
         }
         if let settings = pipeline.studentFinetune {
             for name in students.map(\.name) where succeeded.contains(name) {
@@ -356,10 +347,10 @@ public final class StudyRunner {
             if let settings = pipeline.studentFinetune {
                 model = try finishedFinetune(from: model, settings: settings, in: run.appendingPathComponent("finetuned")) ?? model
             }
-            if outcome?.status == StudyLedger.failed {
-                result.status = "failed: \(outcome?.message ?? "")"
+            if let status = outcome, !status.succeeded {
+                result.status = status.shown
             } else if (try? RunFolder(url: run))?.completedHash != nil, FileManager.default.fileExists(atPath: model.path) {
-                if outcome?.status == StudyLedger.skipped { result.status = "skipped (already trained)" }
+                if let status = outcome { result.status = status.shown }
                 let loaded = try BertModel.load(directory: model)
                 result.parameters = loaded.layout.count
                 result.dev = try metrics(loaded, model, evaluation.dev)

@@ -65,7 +65,7 @@ public struct ResultsTable: Codable, Equatable, Sendable {
         public var dev: [String: Double]
         public var test: [String: Double]
         public var trainingSeconds: Double
-        public var failed: Bool { status.hasPrefix("failed") }
+        public var failed: Bool { StudentResult.isFailure(status) }
 
         enum CodingKeys: String, CodingKey { case name, seed, status, dev, test, trainingSeconds = "training_seconds" }
     }

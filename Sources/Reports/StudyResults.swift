@@ -94,7 +94,11 @@ public struct StudentResult: Codable, Equatable, Sendable {
     }
 
     /// A failed student has no metrics worth averaging; its row counts it apart.
-    public var failed: Bool { status.hasPrefix("failed") }
+    public var failed: Bool { Self.isFailure(status) }
+
+    /// Statuses of students without a model: stopped while training ("failed: …") or refused
+    /// before it ("rejected: …"), as Distillation's StudentStatus words them.
+    static func isFailure(_ status: String) -> Bool { status.hasPrefix("failed") || status.hasPrefix("rejected") }
 }
 
 /// One point of a curve: an update number and a value.
