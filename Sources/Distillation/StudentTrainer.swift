@@ -229,7 +229,7 @@ public final class StudentTrainer {
     public func begin(dev devURL: URL?, run: RunFolder?, resume: Bool = false) throws {
         let spec = plan.spec
         if cache.sequenceCount == 0 { throw DistillationError.invalidSpec("\(cache.url.path) holds no sequences") }
-        dev = try devURL.map { try DevEvaluator(url: $0, trainer: self) }
+        dev = try devURL.map { try DevEvaluator(url: $0, train: plan, trainingCache: cache, maxSeq: maxSeq) }
         self.run = run
         schedule = LearningRateSchedule(peak: spec.learningRate, warmupSteps: Int(Float(totalSteps) * spec.warmupRatio),
                                         totalSteps: totalSteps, decay: spec.schedule)
@@ -314,7 +314,7 @@ public final class StudentTrainer {
 
     private func evaluate() throws {
         guard let dev, evaluations.last?.step != stepIndex else { return }
-        let result = try dev.evaluate(step: stepIndex)
+        let result = try dev.evaluate(step: stepIndex, graph: graph, parameters: student.parameters, objectives: objectives)
         evaluations.append(result)
         try run?.appendEvaluation(result.json)
         logger.info("\(name): dev at step \(stepIndex): \(result.json.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
