@@ -68,6 +68,15 @@ final class FaultTests: XCTestCase {
         return copy
     }
 
+    /// A copy of the tiny classifier whose config.json has `changes` laid over it.
+    private func teacherCopy(_ name: String, config changes: [String: Any]) throws -> URL {
+        let copy = try teacherCopy(name)
+        let config = copy.appendingPathComponent("config.json")
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: config)) as? [String: Any])
+        try JSONSerialization.data(withJSONObject: json.merging(changes) { $1 }).write(to: config)
+        return copy
+    }
+
     private func assertFails(_ result: ProgramResult, naming texts: [String], _ what: String, line: UInt = #line) {
         XCTAssertNotEqual(result.status, 0, "\(what): must fail", line: line)
         for text in texts {
@@ -323,11 +332,7 @@ final class FaultTests: XCTestCase {
         let data = try writeLabelledSentences(in: folder, rows: 4)
         for (layers, naming) in [(100_000, ["config.json", "num_hidden_layers 100000 is over 256"]),
                                  (40, ["model.safetensors", "missing tensor", "from config.json"])] {
-            let copy = try teacherCopy("layers-\(layers)")
-            let config = copy.appendingPathComponent("config.json")
-            var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: config)) as? [String: Any])
-            json["num_hidden_layers"] = layers
-            try JSONSerialization.data(withJSONObject: json).write(to: config)
+            let copy = try teacherCopy("layers-\(layers)", config: ["num_hidden_layers": layers])
             let out = folder.appendingPathComponent("layers-\(layers).h5")
             let result = try runProgram("/usr/bin/time", ["-f", "max-rss-kb %M", builtProduct("distillery").path] + cacheArguments(data, out, teacher: copy))
             assertFails(result, naming: naming, "\(layers) layers")
@@ -380,11 +385,7 @@ final class FaultTests: XCTestCase {
     func testUnknownModelTypeIsRefusedByName() throws {
         let data = try writeLabelledSentences(in: folder, rows: 4)
         for modelType in ["deberta-v2", "electra"] {
-            let copy = try teacherCopy("type-\(modelType)")
-            let config = copy.appendingPathComponent("config.json")
-            var json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: config)) as? [String: Any])
-            json["model_type"] = modelType
-            try JSONSerialization.data(withJSONObject: json).write(to: config)
+            let copy = try teacherCopy("type-\(modelType)", config: ["model_type": modelType])
             let out = folder.appendingPathComponent("type-\(modelType).h5")
             assertFails(try CLI.run(cacheArguments(data, out, teacher: copy)),
                         naming: ["config.json", "model_type '\(modelType)' is not supported; supported: bert"], modelType)
