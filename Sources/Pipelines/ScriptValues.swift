@@ -1,6 +1,5 @@
 import Distillation
 import Foundation
-import ShellWords
 
 /// The rules for every value that goes into a generated batch script (docs/reliability.md,
 /// "Scripts, commands and paths"). A pipeline file is untrusted: what it says may only reach an
@@ -15,7 +14,7 @@ enum ScriptValues {
             if name.isEmpty || name.utf8.count > 64 {
                 throw PipelineError.invalid("\(field): \(shown(value)) must be 1 to 64 characters\(list ? " per comma-separated name" : "")")
             }
-            if let bad = name.unicodeScalars.first(where: { !isNameCharacter($0) }) {
+            if let bad = name.unicodeScalars.first(where: { !FolderName.isAllowed($0) }) {
                 throw PipelineError.invalid("\(field): \(shown(value)) has \(FolderName.describe(bad)); a Slurm \(field.split(separator: ".").last ?? "") name is letters, digits, '_', '-' and '.'\(list ? " (a list is separated by ',')" : "")")
             }
         }
@@ -34,15 +33,10 @@ enum ScriptValues {
     /// where '%' starts a file-name pattern: letters, digits and `/ . _ - + , = @` only.
     static func sbatchPath(_ value: String, field: String) throws {
         try quotablePath(value, field: field)
-        if let bad = value.unicodeScalars.first(where: { !(isNameCharacter($0) || "/+,=@".unicodeScalars.contains($0)) }) {
+        if let bad = value.unicodeScalars.first(where: { !(FolderName.isAllowed($0) || "/+,=@".unicodeScalars.contains($0)) }) {
             throw PipelineError.invalid("\(field): \(shown(value)) has \(FolderName.describe(bad)), which an #SBATCH line cannot hold safely; use a folder whose path is letters, digits and / . _ - + , = @")
         }
     }
-
-    /// `text` in single quotes for bash, always (the exec line keeps its shape whatever the value).
-    static func quoted(_ text: String) -> String { ShellWords.alwaysQuoted(text) }
-
-    static func isNameCharacter(_ c: Unicode.Scalar) -> Bool { FolderName.isAllowed(c) }
 
     /// A value as an error shows it: escaped, and cut after 80 characters.
     static func shown(_ value: String) -> String {

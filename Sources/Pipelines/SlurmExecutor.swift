@@ -1,4 +1,5 @@
 import Foundation
+import ShellWords
 
 /// `distillery run FILE --executor slurm`: the study's jobs (`StudyJobs`) as Slurm batch scripts
 /// in `results/<name>/slurm/`, submitted with `sbatch` so that each waits for the one before it
@@ -82,7 +83,7 @@ public struct SlurmExecutor {
         if let account = resources?.account { lines.append("#SBATCH --account=\(account)") }
         lines += ["set -euo pipefail",
                   // One thread per CPU Slurm gave the task (1 when the pipeline asks for none).
-                  "exec \(ScriptValues.quoted(options.binary)) run \(ScriptValues.quoted(options.pipelineFile)) --results \(ScriptValues.quoted(options.results)) "
+                  "exec \(ShellWords.alwaysQuoted(options.binary)) run \(ShellWords.alwaysQuoted(options.pipelineFile)) --results \(ShellWords.alwaysQuoted(options.results)) "
                     + "--stage \(stage) --task \"${SLURM_ARRAY_TASK_ID:-1}\" --threads \"${SLURM_CPUS_PER_TASK:-1}\""]
         return lines.joined(separator: "\n") + "\n"
     }
