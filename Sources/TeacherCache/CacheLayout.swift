@@ -122,6 +122,36 @@ public enum CacheLayout {
         }
     }
 
+    /// Every integer dataset that `indexBound` bounds.
+    public static let boundedDatasets = [inputIds, maskOriginalIds, topKIds, sampledIds, labels, tokenTypeIds]
+
+    /// The bounds of `boundedDatasets` for this provenance, worked out once per reader.
+    public static func indexBounds(provenance: CacheProvenance) -> [String: (bound: Int, what: String)] {
+        Dictionary(uniqueKeysWithValues: boundedDatasets.compactMap { path in indexBound(path, provenance: provenance).map { (path, $0) } })
+    }
+
+    /// The first masked position outside its sequence's tokens: `positions` are rows `firstRow…`
+    /// of mlm/positions; sequence i owns rows maskOffsets[i]..<maskOffsets[i+1] and has
+    /// tokenOffsets[i+1] − tokenOffsets[i] tokens. Returns (row, position, sequence) or nil.
+    public static func firstPositionOutsideItsSequence<T: BinaryInteger>(_ positions: [T], firstRow: Int, maskOffsets: [Int64],
+                                                                         tokenOffsets: [Int64]) -> (row: Int, position: Int64, sequence: Int)? {
+        guard !positions.isEmpty else { return nil }
+        // The sequence owning the first row: the last i with maskOffsets[i] <= firstRow (binary search).
+        var low = 0, high = max(0, maskOffsets.count - 1)
+        while low + 1 < high {
+            let mid = (low + high) / 2
+            if maskOffsets[mid] <= Int64(firstRow) { low = mid } else { high = mid }
+        }
+        var sequence = low
+        for (k, position) in positions.enumerated() {
+            let row = firstRow + k
+            while sequence + 1 < maskOffsets.count && Int64(row) >= maskOffsets[sequence + 1] { sequence += 1 }
+            guard sequence + 1 < tokenOffsets.count else { return (row, Int64(position), sequence) }
+            if position < 0 || Int64(position) >= tokenOffsets[sequence + 1] - tokenOffsets[sequence] { return (row, Int64(position), sequence) }
+        }
+        return nil
+    }
+
     /// The first value outside 0..<bound, with its index.
     public static func firstOutOfRange<T: BinaryInteger>(_ values: [T], below bound: Int) -> (index: Int, value: Int64)? {
         values.firstIndex { $0 < 0 || Int64($0) >= Int64(bound) }.map { ($0, Int64(values[$0])) }

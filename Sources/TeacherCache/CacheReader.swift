@@ -66,6 +66,8 @@ public final class CacheReader {
     private let attentionOffsets: [Int64]
     private let sampledOffsets: [Int64]
     private var datasets: [String: H5Dataset] = [:]
+    /// What each index dataset's values must stay below (`CacheLayout.indexBound`), worked out once.
+    private let indexBounds: [String: (bound: Int, what: String)]
 
     public init(url: URL) throws {
         self.url = url
@@ -113,6 +115,7 @@ public final class CacheReader {
         attentionOffsets = spec.attentionLayers.isEmpty ? [] : try readOffsets(CacheLayout.attentionOffsets, count: sequenceCount)
         let logitRows = isMaskedLM ? Int(maskOffsets.last ?? 0) : sequenceCount
         sampledOffsets = spec.logits.contains(.sampled) ? try readOffsets(CacheLayout.sampledOffsets, count: logitRows) : []
+        indexBounds = CacheLayout.indexBounds(provenance: provenance)
     }
 
     /// The shard list of a merged cache (empty for any other).
@@ -220,7 +223,7 @@ public final class CacheReader {
 
     /// `values` (rows from `first`, `width` per row) unless one is outside the dataset's index bound.
     private func checked<T: BinaryInteger>(_ path: String, _ values: [T], first: Int, width: Int = 1) throws -> [T] {
-        guard let (bound, what) = CacheLayout.indexBound(path, provenance: provenance),
+        guard let (bound, what) = indexBounds[path],
               let (index, value) = CacheLayout.firstOutOfRange(values, below: bound) else { return values }
         throw CacheError.corrupt("\(url.path): /\(path) row \(first + index / width): value \(value) is outside 0..<\(bound) (\(what)); the file is damaged or was not written by Distillery")
     }
@@ -264,11 +267,11 @@ public final class CacheReader {
         if isMaskedLM {
             let positions = try dataset(CacheLayout.maskPositions).read(Int32.self, rows: rows)
             let originals = try readIds(CacheLayout.maskOriginalIds, rows)
+            if let bad = CacheLayout.firstPositionOutsideItsSequence(positions, firstRow: rows.lowerBound, maskOffsets: maskOffsets, tokenOffsets: offsets) {
+                throw CacheError.corrupt("\(url.path): /\(CacheLayout.maskPositions) row \(bad.row): position \(bad.position) is outside sequence \(bad.sequence)'s tokens")
+            }
             for k in result.indices {
-                let r = rowsOf(result[k].index), n = tokenRange(result[k].index).count
-                if let bad = r.first(where: { positions[$0 - rows.lowerBound] < 0 || Int(positions[$0 - rows.lowerBound]) >= n }) {
-                    throw CacheError.corrupt("\(url.path): /\(CacheLayout.maskPositions) row \(bad): position \(positions[bad - rows.lowerBound]) is outside sequence \(result[k].index)'s \(n) tokens")
-                }
+                let r = rowsOf(result[k].index)
                 result[k].maskedPositions = Array(positions[(r.lowerBound - rows.lowerBound)..<(r.upperBound - rows.lowerBound)])
                 result[k].maskedOriginalIds = Array(originals[(r.lowerBound - rows.lowerBound)..<(r.upperBound - rows.lowerBound)])
             }

@@ -121,6 +121,7 @@ public struct CacheVerification: Sendable {
         }
 
         // Every chunk readable, every float finite, every index within its bound.
+        let bounds = CacheLayout.indexBounds(provenance: provenance)
         for planned in CacheLayout.datasets(spec: spec, provenance: provenance) {
             guard let d = datasets[planned.path] else { continue }
             result.datasetsChecked += 1
@@ -139,14 +140,15 @@ public struct CacheVerification: Sendable {
                         result.valuesChecked += values.count
                     default:
                         let values = try readIntegers(d, rows)
-                        if let (bound, what) = CacheLayout.indexBound(planned.path, provenance: provenance),
+                        if let (bound, what) = bounds[planned.path],
                            let (index, value) = CacheLayout.firstOutOfRange(values, below: bound) {
                             let row = rows.lowerBound + index / max(1, d.columns)
                             fault(planned.path, row..<(row + 1), "value \(value) is outside 0..<\(bound) (\(what))")
                         }
                         if planned.path == CacheLayout.maskPositions, let tokenOffsets, let maskOffsets = maskOffsets {
-                            if let (row, position, sequence) = outsideSequence(values, rows: rows, maskOffsets: maskOffsets, tokenOffsets: tokenOffsets) {
-                                fault(planned.path, row..<(row + 1), "position \(position) is outside sequence \(sequence)'s tokens")
+                            if let bad = CacheLayout.firstPositionOutsideItsSequence(values, firstRow: rows.lowerBound, maskOffsets: maskOffsets,
+                                                                                    tokenOffsets: tokenOffsets) {
+                                fault(planned.path, bad.row..<(bad.row + 1), "position \(bad.position) is outside sequence \(bad.sequence)'s tokens")
                             }
                         }
                         result.valuesChecked += values.count
@@ -222,17 +224,5 @@ public struct CacheVerification: Sendable {
         case .uint32: return try d.read(UInt32.self, rows: rows).map(Int64.init)
         default: return try d.read(Int64.self, rows: rows)
         }
-    }
-
-    /// The first masked position (rows `rows` of mlm/positions) outside its sequence's tokens.
-    private static func outsideSequence(_ positions: [Int64], rows: Range<Int>, maskOffsets: [Int64], tokenOffsets: [Int64]) -> (Int, Int64, Int)? {
-        var sequence = 0
-        for (k, position) in positions.enumerated() {
-            let row = rows.lowerBound + k
-            while sequence + 1 < maskOffsets.count && Int64(row) >= maskOffsets[sequence + 1] { sequence += 1 }
-            guard sequence + 1 < tokenOffsets.count else { return (row, position, sequence) }
-            if position < 0 || position >= tokenOffsets[sequence + 1] - tokenOffsets[sequence] { return (row, position, sequence) }
-        }
-        return nil
     }
 }

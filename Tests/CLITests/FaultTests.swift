@@ -393,6 +393,21 @@ final class FaultTests: XCTestCase {
         }
     }
 
+    /// A masked-LM cache whose `mlm/positions` point past their sequence (valid checksums):
+    /// `verify` and training name the dataset, row and sequence.
+    func testMaskedPositionOutsideItsSequenceIsNamed() throws {
+        let data = folder.appendingPathComponent("mlm.jsonl")
+        try (0..<12).map { #"{"text": "the cat sat on the mat number \#($0) today"}"# }.joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        let mlm = CLI.fixtures.appendingPathComponent("tiny-mlm"), out = folder.appendingPathComponent("mlm.h5")
+        let built = try CLI.run(["cache", "--teacher", mlm.path, "--data", data.path, "--out", out.path, "--logits", "full", "--max-length", "24", "--threads", "1"])
+        XCTAssertEqual(built.status, 0, built.stderr)
+        try rewrite(out, "mlm/positions", as: Int32.self) { $0[2] = 99 }
+        assertFails(try CLI.run(["verify", out.path]), naming: ["/mlm/positions rows 2..<3", "position 99 is outside sequence"], "verify")
+        assertFails(try CLI.run(["train", "--cache", out.path, "--teacher", mlm.path, "--out", folder.appendingPathComponent("run").path,
+                                 "--layers", "1", "--max-steps", "2", "--threads", "1"]),
+                    naming: ["mlm.h5", "/mlm/positions row 2: position 99 is outside sequence"], "train")
+    }
+
     /// One flipped byte in the label_names attribute: `verify` finds it (as `train` does).
     func testDamagedLabelNamesFailVerify() throws {
         let out = try cache(rows: 12)
