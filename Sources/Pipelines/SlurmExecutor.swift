@@ -163,22 +163,28 @@ public struct SlurmExecutor {
         try? submitted.map { "\($0.stage.rawValue) \($0.id)\n" }.joined().write(to: jobsFile(folder), atomically: true, encoding: .utf8)
     }
 
+    /// A job (or array task) of the last submission that Slurm still has queued or running.
+    struct ActiveJob: CustomStringConvertible {
+        var stage: String, job: String, task: String, state: String
+        var description: String { "\(stage) \(task) \(state)" }
+    }
+
     /// Jobs of the last submission (results/<name>/slurm/jobs.txt) that Slurm still has queued or
-    /// running, as "stage id STATE"; empty without Slurm, without a submission, or when all ended.
-    static func activeJobs(in folder: URL) -> [String] {
+    /// running; empty without Slurm, without a submission, or when all ended.
+    static func activeJobs(in folder: URL) -> [ActiveJob] {
         guard let text = try? String(contentsOf: jobsFile(folder), encoding: .utf8) else { return [] }
-        let jobs = Dictionary(text.split(separator: "\n").compactMap { line -> (String, String)? in
+        let stages = Dictionary(text.split(separator: "\n").compactMap { line -> (String, String)? in
             let parts = line.split(separator: " ")
             return parts.count == 2 && parts[1].allSatisfy(\.isNumber) ? (String(parts[1]), String(parts[0])) : nil
         }, uniquingKeysWith: { a, _ in a })
-        guard !jobs.isEmpty, let output = try? command("squeue", ["-h", "-o", "%i %T", "-j", jobs.keys.sorted().joined(separator: ",")]) else { return [] }
+        guard !stages.isEmpty, let output = try? command("squeue", ["-h", "-o", "%i %T", "-j", stages.keys.sorted().joined(separator: ",")]) else { return [] }
         // squeue may list recently ended jobs too when asked by id: only these states hold the study.
         let active: Set<Substring> = ["PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING", "STOPPED", "SIGNALING", "STAGE_OUT"]
         return output.split(separator: "\n").compactMap { line in
             let parts = line.split(separator: " ")
             guard parts.count == 2, active.contains(parts[1]) else { return nil }
-            let id = String(parts[0].split(separator: "_").first ?? parts[0])
-            return jobs[id].map { "\($0) \(parts[0]) \(parts[1])" }
+            let job = String(parts[0].split(separator: "_").first ?? parts[0])  // "4711_2": task 2 of array job 4711
+            return stages[job].map { ActiveJob(stage: $0, job: job, task: String(parts[0]), state: String(parts[1])) }
         }
     }
 
@@ -187,13 +193,9 @@ public struct SlurmExecutor {
     public static func refuseIfJobsActive(study: URL) throws {
         let folder = study.appendingPathComponent("slurm")
         let active = activeJobs(in: folder)
-        guard active.isEmpty else { throw stillActive(active, folder: folder) }
-    }
-
-    static func stillActive(_ active: [String], folder: URL) -> PipelineError {
-        let ids = Set(active.compactMap { $0.split(separator: " ").dropFirst().first?.split(separator: "_").first.map(String.init) }).sorted()
-        return .refused("Slurm jobs of this study are still queued or running (\(active.joined(separator: ", "))); "
-                        + "wait for them, or cancel them with `scancel \(ids.joined(separator: " "))` (listed in \(jobsFile(folder).path))")
+        guard !active.isEmpty else { return }
+        throw PipelineError.refused("Slurm jobs of this study are still queued or running (\(active.map(\.description).joined(separator: ", "))); "
+                                    + "wait for them, or cancel them with `scancel \(Set(active.map(\.job)).sorted().joined(separator: " "))` (listed in \(jobsFile(folder).path))")
     }
 
     /// Waits until every task of the submitted jobs has ended; returns the tasks that did not
