@@ -34,81 +34,102 @@ public struct BertConfig: Codable, Equatable, Sendable {
     }
 
     public var headSize: Int { hiddenSize / numAttentionHeads }
+    /// The longest input the position embeddings cover (RoBERTa: 2 fewer than max_position_embeddings).
+    public var maxSequenceLength: Int { family.maxSequenceLength(self) }
 
-    enum CodingKeys: String, CodingKey {
-        case vocabSize = "vocab_size", hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers"
-        case numAttentionHeads = "num_attention_heads", intermediateSize = "intermediate_size"
-        case maxPositionEmbeddings = "max_position_embeddings", typeVocabSize = "type_vocab_size"
-        case layerNormEps = "layer_norm_eps", hiddenAct = "hidden_act", hiddenDropoutProb = "hidden_dropout_prob"
-        case attentionProbsDropoutProb = "attention_probs_dropout_prob", initializerRange = "initializer_range"
-        case padTokenId = "pad_token_id", id2label, positionEmbeddingType = "position_embedding_type", modelType = "model_type"
+    /// A `config.json` key; which key holds which number depends on the family (`ConfigKeys`).
+    struct Key: CodingKey {
+        let stringValue: String
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
     }
 
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        // The family first: another family's keys would give misleading errors below.
-        family = try ModelFamily.named(try c.decodeIfPresent(String.self, forKey: .modelType))
-        vocabSize = try c.decode(Int.self, forKey: .vocabSize)
-        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
-        numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
-        numAttentionHeads = try c.decode(Int.self, forKey: .numAttentionHeads)
-        intermediateSize = try c.decode(Int.self, forKey: .intermediateSize)
-        maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings) ?? 512
-        typeVocabSize = try c.decodeIfPresent(Int.self, forKey: .typeVocabSize) ?? 2
-        layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layerNormEps) ?? 1e-12
-        hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct) ?? "gelu"
-        hiddenDropoutProb = try c.decodeIfPresent(Float.self, forKey: .hiddenDropoutProb) ?? 0.1
-        attentionProbsDropoutProb = try c.decodeIfPresent(Float.self, forKey: .attentionProbsDropoutProb) ?? 0.1
-        initializerRange = try c.decodeIfPresent(Float.self, forKey: .initializerRange) ?? 0.02
-        padTokenId = try c.decodeIfPresent(Int.self, forKey: .padTokenId) ?? 0
-        if let map = try c.decodeIfPresent([String: String].self, forKey: .id2label) {
+        let c = try decoder.container(keyedBy: Key.self)
+        // The family first: its keys name the numbers below, and another family's keys would give misleading errors.
+        family = try ModelFamily.named(try c.decodeIfPresent(String.self, forKey: Key("model_type")))
+        let keys = family.configKeys
+        func value<T: Decodable>(_ key: String, _ fallback: T? = nil) throws -> T {
+            if let fallback { return try c.decodeIfPresent(T.self, forKey: Key(key)) ?? fallback }
+            return try c.decode(T.self, forKey: Key(key))
+        }
+        vocabSize = try value("vocab_size")
+        hiddenSize = try value(keys.hiddenSize)
+        numHiddenLayers = try value(keys.numHiddenLayers)
+        numAttentionHeads = try value(keys.numAttentionHeads)
+        intermediateSize = try value(keys.intermediateSize)
+        maxPositionEmbeddings = try value("max_position_embeddings", 512)
+        typeVocabSize = try keys.typeVocabSize.map { try value($0, 2) } ?? 0
+        layerNormEps = try keys.layerNormEps.map { try value($0, Float(1e-12)) } ?? keys.fixedLayerNormEps
+        hiddenAct = try value(keys.hiddenAct, "gelu")
+        hiddenDropoutProb = try value(keys.hiddenDropoutProb, Float(0.1))
+        attentionProbsDropoutProb = try value(keys.attentionProbsDropoutProb, Float(0.1))
+        initializerRange = try value("initializer_range", Float(0.02))
+        padTokenId = try value("pad_token_id", 0)
+        if let map = try c.decodeIfPresent([String: String].self, forKey: Key("id2label")) {
             labels = try map.keys.compactMap(Int.init).sorted().map { i in
                 guard let name = map[String(i)] else { throw BertError.invalidConfig("id2label has no entry \(i)") }
                 return name
             }
             if labels?.count != map.count { throw BertError.invalidConfig("id2label keys must be integers 0..<n") }
         }
-        if let kind = try c.decodeIfPresent(String.self, forKey: .positionEmbeddingType), kind != "absolute" {
+        if let kind = try c.decodeIfPresent(String.self, forKey: Key("position_embedding_type")), kind != "absolute" {
             throw BertError.invalidConfig("position_embedding_type '\(kind)' is not supported (only 'absolute')")
+        }
+        for (key, wanted) in keys.required.sorted(by: { $0.key < $1.key }) {
+            guard case .bool(let expected) = wanted, let found = try c.decodeIfPresent(Bool.self, forKey: Key(key)) else { continue }
+            if found != expected { throw BertError.invalidConfig("\(key): \(found) is not supported (\(family.name) models here need \(expected))") }
         }
     }
 
     public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(vocabSize, forKey: .vocabSize); try c.encode(hiddenSize, forKey: .hiddenSize)
-        try c.encode(numHiddenLayers, forKey: .numHiddenLayers); try c.encode(numAttentionHeads, forKey: .numAttentionHeads)
-        try c.encode(intermediateSize, forKey: .intermediateSize); try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
-        try c.encode(typeVocabSize, forKey: .typeVocabSize); try c.encode(layerNormEps, forKey: .layerNormEps)
-        try c.encode(hiddenAct, forKey: .hiddenAct); try c.encode(hiddenDropoutProb, forKey: .hiddenDropoutProb)
-        try c.encode(attentionProbsDropoutProb, forKey: .attentionProbsDropoutProb)
-        try c.encode(initializerRange, forKey: .initializerRange); try c.encode(padTokenId, forKey: .padTokenId)
-        try c.encode("absolute", forKey: .positionEmbeddingType)
-        try c.encode(family.name, forKey: .modelType)
+        var c = encoder.container(keyedBy: Key.self)
+        let keys = family.configKeys
+        try c.encode(vocabSize, forKey: Key("vocab_size")); try c.encode(hiddenSize, forKey: Key(keys.hiddenSize))
+        try c.encode(numHiddenLayers, forKey: Key(keys.numHiddenLayers)); try c.encode(numAttentionHeads, forKey: Key(keys.numAttentionHeads))
+        try c.encode(intermediateSize, forKey: Key(keys.intermediateSize)); try c.encode(maxPositionEmbeddings, forKey: Key("max_position_embeddings"))
+        if let key = keys.typeVocabSize { try c.encode(typeVocabSize, forKey: Key(key)) }
+        if let key = keys.layerNormEps { try c.encode(layerNormEps, forKey: Key(key)) }
+        try c.encode(hiddenAct, forKey: Key(keys.hiddenAct)); try c.encode(hiddenDropoutProb, forKey: Key(keys.hiddenDropoutProb))
+        try c.encode(attentionProbsDropoutProb, forKey: Key(keys.attentionProbsDropoutProb))
+        try c.encode(initializerRange, forKey: Key("initializer_range")); try c.encode(padTokenId, forKey: Key("pad_token_id"))
+        if keys.typeVocabSize != nil { try c.encode("absolute", forKey: Key("position_embedding_type")) }
+        try c.encode(family.name, forKey: Key("model_type"))
+        for (key, value) in keys.exportExtras.sorted(by: { $0.key < $1.key }) { try c.encode(value, forKey: Key(key)) }
         if let labels {
-            try c.encode(Dictionary(uniqueKeysWithValues: labels.enumerated().map { (String($0.offset), $0.element) }), forKey: .id2label)
+            try c.encode(Dictionary(uniqueKeysWithValues: labels.enumerated().map { (String($0.offset), $0.element) }), forKey: Key("id2label"))
         }
     }
 
     /// Checks the numbers make a valid encoder; `file` names where they came from.
     public func validate(file: String) throws {
         func fail(_ why: String) -> BertError { .invalidConfig("\(file): \(why)") }
-        for (name, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("num_hidden_layers", numHiddenLayers),
-                              ("num_attention_heads", numAttentionHeads), ("intermediate_size", intermediateSize),
-                              ("max_position_embeddings", maxPositionEmbeddings), ("type_vocab_size", typeVocabSize)] where value <= 0 {
+        let keys = family.configKeys
+        var counts = [("vocab_size", vocabSize), (keys.hiddenSize, hiddenSize), (keys.numHiddenLayers, numHiddenLayers),
+                      (keys.numAttentionHeads, numAttentionHeads), (keys.intermediateSize, intermediateSize),
+                      ("max_position_embeddings", maxPositionEmbeddings)]
+        if let key = keys.typeVocabSize { counts.append((key, typeVocabSize)) }
+        for (name, value) in counts where value <= 0 {
             throw fail("\(name) must be positive, found \(value)")
         }
         // Far above any BERT-family model (XLM-R's vocabulary is 250,002), low enough that no
         // size computed from them overflows or asks for an absurd allocation.
-        for (name, value, limit) in [("vocab_size", vocabSize, 4_000_000), ("hidden_size", hiddenSize, 16_384),
-                                     ("num_hidden_layers", numHiddenLayers, 256), ("num_attention_heads", numAttentionHeads, 256),
-                                     ("intermediate_size", intermediateSize, 65_536), ("max_position_embeddings", maxPositionEmbeddings, 131_072),
+        for (name, value, limit) in [("vocab_size", vocabSize, 4_000_000), (keys.hiddenSize, hiddenSize, 16_384),
+                                     (keys.numHiddenLayers, numHiddenLayers, 256), (keys.numAttentionHeads, numAttentionHeads, 256),
+                                     (keys.intermediateSize, intermediateSize, 65_536), ("max_position_embeddings", maxPositionEmbeddings, 131_072),
                                      ("type_vocab_size", typeVocabSize, 1_024)] where value > limit {
             throw fail("\(name) \(value) is over \(limit), more than any model this reads")
         }
         if hiddenSize % numAttentionHeads != 0 {
-            throw fail("hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads)")
+            throw fail("\(keys.hiddenSize) \(hiddenSize) is not a multiple of \(keys.numAttentionHeads) \(numAttentionHeads)")
         }
-        if hiddenAct != "gelu" { throw fail("hidden_act '\(hiddenAct)' is not supported (only exact 'gelu')") }
+        if hiddenAct != "gelu" { throw fail("\(keys.hiddenAct) '\(hiddenAct)' is not supported (only exact 'gelu')") }
+        if padTokenId < 0 || padTokenId >= vocabSize { throw fail("pad_token_id \(padTokenId) is outside the vocabulary of \(vocabSize)") }
+        if maxSequenceLength < 1 {
+            throw fail("max_position_embeddings \(maxPositionEmbeddings) leaves no position after pad_token_id \(padTokenId) (RoBERTa counts positions from pad_token_id + 1)")
+        }
         if !(layerNormEps > 0) { throw fail("layer_norm_eps must be positive") }
     }
 

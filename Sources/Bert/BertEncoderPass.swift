@@ -1,6 +1,6 @@
 import Kernels
 
-/// The BERT forward pass, written once: embeddings, each encoder layer and the heads, as functions
+/// The forward pass of every BERT-family model (what differs is data on `ModelFamily`), written once: embeddings, each encoder layer and the heads, as functions
 /// over buffers that their owner provides. `BertForward` (inference: the teacher in stage one, the
 /// online teacher, evaluation, `distillery forward`) hands every layer the same scratch and keeps
 /// only what it captures; `BertTrainingGraph` (students, fine-tuning) hands each layer its own
@@ -42,15 +42,20 @@ public enum BertEncoderPass {
         }
     }
 
-    /// out (N, C) = LayerNorm(word[ids] + position[t] + tokenType[types]); `sum` (N, C) keeps the sum.
+    /// out (N, C) = LayerNorm(word[ids] + position[positions] + tokenType[types]); `sum` (N, C) keeps
+    /// the sum; `positions` (N) receives the family's position ids (the backward reads them). Token
+    /// types are ignored by families without them.
     public static func embeddings(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?, rstd: UnsafeMutablePointer<Float>?,
-                                  sum: UnsafeMutablePointer<Float>, ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>,
+                                  sum: UnsafeMutablePointer<Float>, positions: UnsafeMutablePointer<Int32>,
+                                  ids: UnsafePointer<Int32>, types: UnsafePointer<Int32>,
                                   _ p: BertParameters, batch: Int, seq: Int) {
-        let layout = p.layout, c = layout.config.hiddenSize
-        embeddingForward(sum, ids, types, p[layout.wordEmbeddings], p[layout.positionEmbeddings], p[layout.tokenTypeEmbeddings],
-                         batch: batch, seq: seq, hidden: c)
+        let layout = p.layout, config = layout.config, c = config.hiddenSize
+        config.family.fillPositionIds(positions, ids: ids, batch: batch, seq: seq, padTokenId: config.padTokenId)
+        let typeTable = layout.tokenTypeEmbeddings.map { UnsafePointer(p[$0]) }
+        embeddingForward(sum, ids, positions, typeTable == nil ? nil : types, p[layout.wordEmbeddings], p[layout.positionEmbeddings], typeTable,
+                         rows: batch * seq, hidden: c)
         layerNormForward(out, mean, rstd, sum, p[layout.embeddingNormWeight], p[layout.embeddingNormBias],
-                         rows: batch * seq, dim: c, eps: layout.config.layerNormEps)
+                         rows: batch * seq, dim: c, eps: config.layerNormEps)
     }
 
     /// One encoder layer: x (N, C) → out (N, C). With `dropout`, its three sites draw their seeds
@@ -90,14 +95,19 @@ public enum BertEncoderPass {
         layerNormForward(out, b.mean2, b.rstd2, b.outputResidual, p[w.outputNormWeight], p[w.outputNormBias], rows: n, dim: c, eps: eps)
     }
 
-    /// pooled (B, C) = tanh(h[CLS] · Wpᵀ + bp), `input` (B, C) keeping the [CLS] rows of `last` (N, C).
+    /// pooled (B, C) = act(h[first token] · Wpᵀ + bp), `input` (B, C) keeping the first rows of
+    /// `last` (N, C); act is the family's (BERT's pooler and RoBERTa's classifier.dense: tanh;
+    /// DistilBERT's pre_classifier: ReLU).
     public static func pooler(pooled: UnsafeMutablePointer<Float>, input: UnsafeMutablePointer<Float>, last: UnsafePointer<Float>,
                               _ p: BertParameters, batch: Int, seq: Int) {
         let layout = p.layout, c = layout.config.hiddenSize
         guard let weight = layout.poolerWeight, let bias = layout.poolerBias else { return }
         for b in 0..<batch { (input + b * c).update(from: last + b * seq * c, count: c) }
         linearForward(pooled, input, p[weight], p[bias], rows: batch, inFeatures: c, outFeatures: c)
-        tanhForward(pooled, pooled, count: batch * c)
+        switch layout.config.family.poolerActivation {
+        case .tanh: tanhForward(pooled, pooled, count: batch * c)
+        case .relu: reluForward(pooled, pooled, count: batch * c)
+        }
     }
 
     /// logits (B, labels) = input · Wcᵀ + bc, where `input` is the pooled output (after dropout when training).

@@ -46,6 +46,7 @@ public final class BertForward {
     private let ffnPre, ffnActivation: FloatBuffer  // (maxB·maxT, I) before and after GELU
     private let pooledBuffer, pooledInput: FloatBuffer  // (maxB, C)
     private let logitBuffer: FloatBuffer   // classifier (maxB, labels)
+    private var positionIds: [Int32]       // (maxB·maxT) the family's position ids
     private var mlmLogits: FloatBuffer     // (rows, V), grown on demand
     private var mlmGather, mlmPre, mlmActivation, mlmNormed: FloatBuffer  // (rows, C)
 
@@ -63,6 +64,7 @@ public final class BertForward {
         ffnPre = FloatBuffer(count: tokens * inner); ffnActivation = FloatBuffer(count: tokens * inner)
         pooledBuffer = FloatBuffer(count: maxBatch * c); pooledInput = FloatBuffer(count: maxBatch * c)
         logitBuffer = FloatBuffer(count: maxBatch * max(1, model.heads.classifierLabels))
+        positionIds = [Int32](repeating: 0, count: tokens)
         mlmLogits = FloatBuffer(count: 0); mlmGather = FloatBuffer(count: 0); mlmPre = FloatBuffer(count: 0)
         mlmActivation = FloatBuffer(count: 0); mlmNormed = FloatBuffer(count: 0)
     }
@@ -144,8 +146,10 @@ public final class BertForward {
         // Embeddings → hidden state 0 (the context buffer holds their sum).
         input.inputIds.withUnsafeBufferPointer { ids in
             input.tokenTypeIds.withUnsafeBufferPointer { types in
-                BertEncoderPass.embeddings(out: hiddenSlot(0), mean: nil, rstd: nil, sum: context.pointer, ids: ids.baseAddress!,
-                                           types: types.baseAddress!, p, batch: batch, seq: seq)
+                positionIds.withUnsafeMutableBufferPointer { positions in
+                    BertEncoderPass.embeddings(out: hiddenSlot(0), mean: nil, rstd: nil, sum: context.pointer, positions: positions.baseAddress!,
+                                               ids: ids.baseAddress!, types: types.baseAddress!, p, batch: batch, seq: seq)
+                }
             }
         }
         var noDropout = SeededGenerator(seed: 0)
@@ -186,8 +190,8 @@ public final class BertForward {
         guard input.batch > 0, input.seq > 0, input.batch <= maxBatch, input.seq <= maxSeq else {
             throw BertError.input("batch \(input.batch) × seq \(input.seq) outside the allocated \(maxBatch) × \(maxSeq)")
         }
-        guard input.seq <= config.maxPositionEmbeddings else {
-            throw BertError.input("sequence length \(input.seq) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
+        guard input.seq <= config.maxSequenceLength else {
+            throw BertError.input("sequence length \(input.seq) exceeds the \(config.maxSequenceLength) positions of max_position_embeddings \(config.maxPositionEmbeddings)")
         }
         let n = input.batch * input.seq
         guard input.inputIds.count == n, input.tokenTypeIds.count == n, input.attentionMask.count == n else {
@@ -197,7 +201,7 @@ public final class BertForward {
             if input.inputIds[i] < 0 || Int(input.inputIds[i]) >= config.vocabSize {
                 throw BertError.input("row \(i / input.seq), position \(i % input.seq): token id \(input.inputIds[i]) outside the vocabulary of \(config.vocabSize)")
             }
-            if input.tokenTypeIds[i] < 0 || Int(input.tokenTypeIds[i]) >= config.typeVocabSize {
+            if config.family.tokenTypes, input.tokenTypeIds[i] < 0 || Int(input.tokenTypeIds[i]) >= config.typeVocabSize {
                 throw BertError.input("row \(i / input.seq), position \(i % input.seq): token type \(input.tokenTypeIds[i]) outside 0..<\(config.typeVocabSize)")
             }
         }

@@ -21,7 +21,7 @@ public struct BertHeads: Equatable, Sendable {
     }
 }
 
-/// Every parameter of a BERT model laid out in one contiguous buffer (llm.c style), so that
+/// Every parameter of a BERT-family model (named as BERT names them; `CheckpointNames` translates) laid out in one contiguous buffer (llm.c style), so that
 /// gradients and optimiser moments can share the layout and the optimiser step is one flat loop.
 /// Query, key and value projections are fused into one (3C, C) matrix for a single GEMM.
 public struct BertLayout: Equatable, Sendable {
@@ -36,7 +36,9 @@ public struct BertLayout: Equatable, Sendable {
 
     public let config: BertConfig
     public let heads: BertHeads
-    public let wordEmbeddings, positionEmbeddings, tokenTypeEmbeddings: ParameterTensor
+    public let wordEmbeddings, positionEmbeddings: ParameterTensor
+    /// Absent in families without token types (DistilBERT).
+    public let tokenTypeEmbeddings: ParameterTensor?
     public let embeddingNormWeight, embeddingNormBias: ParameterTensor
     public let layers: [Layer]
     public let poolerWeight, poolerBias: ParameterTensor?          // (C, C), (C)
@@ -63,7 +65,7 @@ public struct BertLayout: Equatable, Sendable {
         self.heads = heads
         wordEmbeddings = add("embeddings.word_embeddings.weight", [config.vocabSize, c])
         positionEmbeddings = add("embeddings.position_embeddings.weight", [config.maxPositionEmbeddings, c])
-        tokenTypeEmbeddings = add("embeddings.token_type_embeddings.weight", [config.typeVocabSize, c])
+        tokenTypeEmbeddings = config.family.tokenTypes ? add("embeddings.token_type_embeddings.weight", [config.typeVocabSize, c]) : nil
         embeddingNormWeight = add("embeddings.LayerNorm.weight", [c])
         embeddingNormBias = add("embeddings.LayerNorm.bias", [c])
         layers = (0..<config.numHiddenLayers).map { l in

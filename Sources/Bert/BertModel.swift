@@ -2,7 +2,7 @@ import Foundation
 import Kernels
 import SafeTensors
 
-/// A BERT encoder with its optional heads and weights in one buffer.
+/// A BERT-family encoder (`config.family`) with its optional heads and weights in one buffer.
 public final class BertModel: @unchecked Sendable {
     public let config: BertConfig
     public let parameters: BertParameters
@@ -14,8 +14,8 @@ public final class BertModel: @unchecked Sendable {
         self.parameters = parameters
     }
 
-    /// Loads a Hugging Face folder (`config.json` + `model.safetensors`) saved from `BertModel`,
-    /// `BertForSequenceClassification` or `BertForMaskedLM`. Heads are detected from the keys;
+    /// Loads a Hugging Face folder (`config.json` + `model.safetensors`) saved from a family's base
+    /// model, sequence classifier or masked LM (`BertModel`, `RobertaForMaskedLM`, …). Heads are detected from the keys;
     /// the check is strict: every expected key present with its exact shape, no unexpected keys
     /// beyond the harmless ones listed in `CheckpointNames`.
     public static func load(directory: URL) throws -> BertModel {
@@ -27,24 +27,32 @@ public final class BertModel: @unchecked Sendable {
     }
 
     static func load(config: BertConfig, weights file: SafeTensorsFile) throws -> BertModel {
+        let family = config.family
         // Rename once; afterwards only canonical names are used.
         var original: [String: String] = [:]
         for key in file.tensors.keys {
-            let name = CheckpointNames.canonical(key)
+            let name = CheckpointNames.canonical(key, family: family)
             if let other = original[name] {
                 throw BertError.weights("\(file.url.path): keys '\(other)' and '\(key)' both name tensor '\(name)'")
             }
             original[name] = key
         }
-        let labels = original["classifier.weight"].flatMap { file.tensors[$0]?.shape.first } ?? 0
-        let heads = BertHeads(pooler: original["pooler.dense.weight"] != nil,
-                              classifierLabels: labels,
-                              maskedLM: original["cls.predictions.transform.dense.weight"] != nil)
+        // The heads, from the keys that only each head has (named as the family names them).
+        func has(_ bertName: String, _ heads: BertHeads) -> String? {
+            original[CheckpointNames.checkpointName(bertName, family: family, heads: heads)]
+        }
+        let classifierKey = has("classifier.weight", BertHeads(pooler: true, classifierLabels: 1))
+        let labels = classifierKey.flatMap { file.tensors[$0]?.shape.first } ?? 0
+        let pooler = labels > 0 ? has("pooler.dense.weight", BertHeads(pooler: true, classifierLabels: 1)) != nil
+                                : family.encoderHasPooler && has("pooler.dense.weight", BertHeads()) != nil
+        let heads = BertHeads(pooler: pooler, classifierLabels: labels,
+                              maskedLM: has("cls.predictions.transform.dense.weight", BertHeads(pooler: false, maskedLM: true)) != nil)
         if labels > 0 && !heads.pooler {
-            throw BertError.weights("\(file.url.path): a classifier without 'pooler.dense.weight' is not a BertForSequenceClassification checkpoint")
+            let dense = CheckpointNames.checkpointName("pooler.dense.weight", family: family, heads: heads)
+            throw BertError.weights("\(file.url.path): a classifier without '\(dense)' is not a \(family.architectures.classifier) checkpoint")
         }
         if let names = config.labels, labels > 0, names.count != labels {
-            throw BertError.weights("\(file.url.path): config id2label has \(names.count) labels but 'classifier.weight' has \(labels) rows")
+            throw BertError.weights("\(file.url.path): config id2label has \(names.count) labels but the classifier has \(labels) rows")
         }
         let layout = BertLayout(config: config, heads: heads)
         // Every tensor the config implies is checked against the file's header before the
@@ -73,7 +81,7 @@ public final class BertModel: @unchecked Sendable {
                 used.insert(part.checkpointName)
             }
         }
-        let unexpected = original.keys.filter { !used.contains($0) && !CheckpointNames.isHarmlessExtra($0) }.sorted()
+        let unexpected = original.keys.filter { !used.contains($0) && !CheckpointNames.isHarmlessExtra($0, family: family) }.sorted()
         if let first = unexpected.first {
             throw BertError.weights("\(file.url.path): unexpected tensor '\(original[first]!)'"
                                     + (unexpected.count > 1 ? " and \(unexpected.count - 1) more" : ""))
@@ -81,14 +89,14 @@ public final class BertModel: @unchecked Sendable {
         return BertModel(config: config, parameters: parameters)
     }
 
-    /// Writes a Hugging Face folder's weights (`model.safetensors`) under standard BERT names.
+    /// Writes a Hugging Face folder's weights (`model.safetensors`) under the family's names.
     public func saveWeights(to url: URL, metadata: [String: String] = ["format": "pt"]) throws {
         var writer = SafeTensorsWriter(metadata: metadata)
         for tensor in layout.tensors {
             for part in CheckpointNames.parts(of: tensor, layout: layout) {
                 let count = part.shape.reduce(1, *)
                 let values = Array(UnsafeBufferPointer(start: parameters[tensor] + part.elementOffset, count: count))
-                try writer.add(CheckpointNames.exportName(part.checkpointName, heads: heads), shape: part.shape, floats: values)
+                try writer.add(CheckpointNames.exportName(part.checkpointName, bertName: tensor.name, layout: layout), shape: part.shape, floats: values)
             }
         }
         try writer.write(to: url)

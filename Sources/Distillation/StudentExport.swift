@@ -3,7 +3,7 @@ import Foundation
 
 /// Saves a student as a Hugging Face folder that `transformers` loads with `AutoModel` /
 /// `AutoModelForSequenceClassification` / `AutoModelForMaskedLM`: config.json, model.safetensors
-/// under the standard BERT names, and the teacher's vocab.txt and tokenizer config.
+/// under the family's names (`ModelFamily`), and the teacher's tokenizer files.
 public enum StudentExport {
     public static func save(_ model: BertModel, to directory: URL, tokenizerFrom teacherDirectory: URL?) throws {
         let fm = FileManager.default
@@ -15,7 +15,7 @@ public enum StudentExport {
             try configJSON(model).write(to: staging.appendingPathComponent("config.json"))
             try model.saveWeights(to: staging.appendingPathComponent("model.safetensors"))
             if let teacherDirectory {
-                for name in ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json"] {
+                for name in tokenizerFiles {
                     let source = teacherDirectory.appendingPathComponent(name)
                     if fm.fileExists(atPath: source.path) { try fm.copyItem(at: source, to: staging.appendingPathComponent(name)) }
                 }
@@ -28,7 +28,11 @@ public enum StudentExport {
         }
     }
 
-    /// BertConfig's keys plus what `transformers` needs to pick the class and name the labels.
+    /// The files of every tokenizer Distillery reads (WordPiece, byte-level BPE, SentencePiece), copied when present.
+    static let tokenizerFiles = ["tokenizer.json", "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model",
+                                 "tokenizer_config.json", "special_tokens_map.json"]
+
+    /// BertConfig's keys (named as the family names them) plus what `transformers` needs to pick the class and name the labels.
     static func configJSON(_ model: BertModel) throws -> Data {
         var config = try JSONSerialization.jsonObject(with: JSONEncoder().encode(model.config)) as! [String: Any]
         let heads = model.heads, architectures = model.config.family.architectures

@@ -12,19 +12,29 @@ public func tanhForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer
     for i in 0..<count { out[i] = tanhf(inp[i]) }
 }
 
-/// out (B·T, C) = word[ids] + position[t] + tokenType[types]: BERT's embedding sum before LayerNorm.
+/// out (B·T, C) = word[ids] + position[positions] + tokenType[types]: the embedding sum before
+/// LayerNorm. ids, positions, types (B·T); without token types (DistilBERT) both are nil.
 public func embeddingForward(
     _ out: UnsafeMutablePointer<Float>,
-    _ ids: UnsafePointer<Int32>, _ types: UnsafePointer<Int32>,
-    _ word: UnsafePointer<Float>, _ position: UnsafePointer<Float>, _ tokenType: UnsafePointer<Float>,
-    batch: Int, seq: Int, hidden: Int
+    _ ids: UnsafePointer<Int32>, _ positions: UnsafePointer<Int32>, _ types: UnsafePointer<Int32>?,
+    _ word: UnsafePointer<Float>, _ position: UnsafePointer<Float>, _ tokenType: UnsafePointer<Float>?,
+    rows: Int, hidden: Int
 ) {
-    parallelFor(batch * seq, minimumPerThread: 256) { range in
+    parallelFor(rows, minimumPerThread: 256) { range in
         for row in range {
-            let t = row % seq
-            let w = word + Int(ids[row]) * hidden, p = position + t * hidden, y = tokenType + Int(types[row]) * hidden
+            let w = word + Int(ids[row]) * hidden, p = position + Int(positions[row]) * hidden
             let o = out + row * hidden
-            for i in 0..<hidden { o[i] = w[i] + p[i] + y[i] }
+            if let types, let tokenType {
+                let y = tokenType + Int(types[row]) * hidden
+                for i in 0..<hidden { o[i] = w[i] + p[i] + y[i] }
+            } else {
+                for i in 0..<hidden { o[i] = w[i] + p[i] }
+            }
         }
     }
+}
+
+/// out (n) = max(inp (n), 0): DistilBERT's pre-classifier activation.
+public func reluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { out[i] = max(inp[i], 0) }
 }

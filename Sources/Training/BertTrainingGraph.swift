@@ -38,7 +38,7 @@ public final class BertTrainingGraph {
     let probsStride: Int  // maxBatch · H · maxSeq²: the stride between layers' attention maps
 
     // Inputs, copied by forward (backward needs ids and types).
-    let ids, types, mask: UnsafeMutablePointer<Int32>  // (maxB · maxT)
+    let ids, types, mask, positions: UnsafeMutablePointer<Int32>  // (maxB · maxT); positions: the family's position ids
 
     // Activations (see `forward` for the line that writes each).
     let embeddingSum: FloatBuffer                 // (N, C) word + position + token type
@@ -59,7 +59,7 @@ public final class BertTrainingGraph {
     let outputResidual: FloatBuffer               // L × (N, C) dropout(ffn · Wout + bout) + norm1, LayerNorm 2 input
     let outputKeep: FloatBuffer                   // L × (N, C)
     let mean2, rstd2: FloatBuffer                 // L × (N)
-    let poolerInput, pooledBuffer: FloatBuffer    // (B, C): hidden[L] at [CLS], tanh(dense)
+    let poolerInput, pooledBuffer: FloatBuffer    // (B, C): hidden[L] at [CLS], act(dense): tanh, ReLU for DistilBERT
     let classifierInput, classifierKeep: FloatBuffer  // (B, C) dropout(pooled) and its mask (dropout only)
     let logitBuffer: FloatBuffer                  // (B, labels)
     var mlmGather, mlmPre, mlmActivation, mlmNormed: FloatBuffer  // (n, C): gathered rows, dense, GELU, LayerNorm
@@ -83,8 +83,8 @@ public final class BertTrainingGraph {
     public init(layout: BertLayout, maxBatch: Int, maxSeq: Int, dropout: Float) {
         let config = layout.config
         precondition(maxBatch > 0 && maxSeq > 0, "empty graph \(maxBatch) × \(maxSeq)")
-        precondition(maxSeq <= config.maxPositionEmbeddings,
-                     "maxSeq \(maxSeq) exceeds max_position_embeddings \(config.maxPositionEmbeddings)")
+        precondition(maxSeq <= config.maxSequenceLength,
+                     "maxSeq \(maxSeq) exceeds the \(config.maxSequenceLength) positions of max_position_embeddings \(config.maxPositionEmbeddings)")
         precondition(dropout >= 0 && dropout < 1, "dropout \(dropout) outside [0, 1)")
         self.layout = layout; self.maxBatch = maxBatch; self.maxSeq = maxSeq; self.dropout = dropout
         c = config.hiddenSize; heads = config.numAttentionHeads; inner = config.intermediateSize
@@ -94,8 +94,9 @@ public final class BertTrainingGraph {
         probsStride = maxBatch * heads * maxSeq * maxSeq
         let l = layerCount, n = tokens, withDropout = dropout > 0
 
-        ids = .allocate(capacity: n); types = .allocate(capacity: n); mask = .allocate(capacity: n)
+        ids = .allocate(capacity: n); types = .allocate(capacity: n); mask = .allocate(capacity: n); positions = .allocate(capacity: n)
         ids.initialize(repeating: 0, count: n); types.initialize(repeating: 0, count: n); mask.initialize(repeating: 0, count: n)
+        positions.initialize(repeating: 0, count: n)
 
         embeddingSum = FloatBuffer(count: n * c)
         embeddingNorm = FloatBuffer(count: withDropout ? n * c : 0)
@@ -141,7 +142,7 @@ public final class BertTrainingGraph {
     }
 
     deinit {
-        ids.deallocate(); types.deallocate(); mask.deallocate()
+        ids.deallocate(); types.deallocate(); mask.deallocate(); positions.deallocate()
     }
 
     // MARK: activations (valid after forward)
@@ -166,7 +167,7 @@ public final class BertTrainingGraph {
         return qkv.pointer + (layer - 1) * tokens * 3 * c
     }
 
-    /// Pooler output tanh(W · h[CLS] + b) as (B, C), before the classifier's dropout.
+    /// Pooler output act(W · h[first token] + b) (tanh; ReLU for DistilBERT) as (B, C), before the classifier's dropout.
     public var pooled: UnsafeMutablePointer<Float> {
         precondition(layout.heads.pooler, "the layout has no pooler")
         return pooledBuffer.pointer
@@ -238,10 +239,10 @@ public final class BertTrainingGraph {
         // Each dropout site draws from its own stream of `seed`.
         var siteSeeds = SeededGenerator(seed: seed)
 
-        // Embeddings: hidden 0 = dropout(LayerNorm(word[ids] + position[t] + tokenType[types])).
+        // Embeddings: hidden 0 = dropout(LayerNorm(word[ids] + position[positions] + tokenType[types])).
         let h0 = hiddenState(layer: 0)
         BertEncoderPass.embeddings(out: dropoutApplied ? embeddingNorm.pointer : h0, mean: embeddingMean.pointer, rstd: embeddingRstd.pointer,
-                                   sum: embeddingSum.pointer, ids: ids, types: types, p, batch: batch, seq: seq)
+                                   sum: embeddingSum.pointer, positions: positions, ids: ids, types: types, p, batch: batch, seq: seq)
         if dropoutApplied {
             dropoutForward(h0, embeddingKeep.pointer, embeddingNorm.pointer, probability: dropout, seed: siteSeeds.next(), count: n * c)
         }
@@ -262,7 +263,7 @@ public final class BertTrainingGraph {
                                   dropout: sites, seeds: &siteSeeds)
         }
 
-        // Heads: pooled = tanh(h[CLS] · Wpᵀ + bp); logits = dropout(pooled) · Wcᵀ + bc; MLM logits at the chosen rows.
+        // Heads: pooled = act(h[first] · Wpᵀ + bp) (tanh, or ReLU for DistilBERT); logits = dropout(pooled) · Wcᵀ + bc; MLM logits at the chosen rows.
         let last = hiddenState(layer: layerCount)
         BertEncoderPass.pooler(pooled: pooledBuffer.pointer, input: poolerInput.pointer, last: last, p, batch: batch, seq: seq)
         if labels > 0 {
@@ -319,7 +320,7 @@ public final class BertTrainingGraph {
         for i in 0..<n {
             precondition(input.inputIds[i] >= 0 && Int(input.inputIds[i]) < config.vocabSize,
                          "token id \(input.inputIds[i]) at row \(i) outside the vocabulary of \(config.vocabSize)")
-            precondition(input.tokenTypeIds[i] >= 0 && Int(input.tokenTypeIds[i]) < config.typeVocabSize,
+            precondition(!config.family.tokenTypes || (input.tokenTypeIds[i] >= 0 && Int(input.tokenTypeIds[i]) < config.typeVocabSize),
                          "token type \(input.tokenTypeIds[i]) at row \(i) outside 0..<\(config.typeVocabSize)")
         }
     }
@@ -369,9 +370,12 @@ public final class BertTrainingGraph {
             if drop { dropoutBackward(dPooled.pointer, dInput, classifierKeep.pointer, count: batch * c) }
         }
         if let weight = layout.poolerWeight, let bias = layout.poolerBias {
-            // pooled = tanh(pre)
+            // pooled = act(pre), tanh or ReLU, from the saved output
             dPooledPre.pointer.update(repeating: 0, count: batch * c)
-            tanhBackward(dPooledPre.pointer, dPooled.pointer, pooledBuffer.pointer, count: batch * c)
+            switch layout.config.family.poolerActivation {
+            case .tanh: tanhBackward(dPooledPre.pointer, dPooled.pointer, pooledBuffer.pointer, count: batch * c)
+            case .relu: reluBackward(dPooledPre.pointer, dPooled.pointer, pooledBuffer.pointer, count: batch * c)
+            }
             // pre = h[CLS] · Wpᵀ + bp
             dPoolerInput.pointer.update(repeating: 0, count: batch * c)
             linearBackward(dPoolerInput.pointer, g[weight], g[bias], dPooledPre.pointer, poolerInput.pointer, p[weight],
@@ -445,8 +449,9 @@ public final class BertTrainingGraph {
         dSum.update(repeating: 0, count: n * c)
         layerNormBackward(dSum, g[layout.embeddingNormWeight], g[layout.embeddingNormBias], dNorm, embeddingSum.pointer,
                           p[layout.embeddingNormWeight], embeddingMean.pointer, embeddingRstd.pointer, rows: n, dim: c)
-        // embeddingSum = word[ids] + position[t] + tokenType[types]
-        embeddingBackward(g[layout.wordEmbeddings], g[layout.positionEmbeddings], g[layout.tokenTypeEmbeddings], dSum,
-                          ids, types, batch: batch, seq: seq, hidden: c)
+        // embeddingSum = word[ids] + position[positions] + tokenType[types]
+        let dTypes = layout.tokenTypeEmbeddings.map { g[$0] }
+        embeddingBackward(g[layout.wordEmbeddings], g[layout.positionEmbeddings], dTypes, dSum,
+                          ids, positions, dTypes == nil ? nil : UnsafePointer(types), rows: n, hidden: c)
     }
 }

@@ -4,6 +4,7 @@ import XCTest
 enum Fixtures {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let bert = packageRoot.appendingPathComponent("Tests/Fixtures/bert")
+    static let families = packageRoot.appendingPathComponent("Tests/Fixtures/families")
 
     /// The real all-MiniLM-L6-v2 folder (`make models`), or a skip that says how to get it.
     static func miniLM() throws -> URL {

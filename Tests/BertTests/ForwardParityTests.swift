@@ -60,13 +60,41 @@ final class ForwardParityTests: XCTestCase {
         }
     }
 
+    // MARK: other families (fixtures from scripts/fixtures/family_fixtures.py; same tolerance and reasons)
+
+    /// RoBERTa: position ids after the padding id (the batch pads with id 1), one token type,
+    /// classifier.dense → tanh → out_proj on <s>, lm_head.
+    func testTinyRobertaMatchesTransformers() throws {
+        try checkTiny("base", family: "roberta", expectHeads: BertHeads(pooler: true, classifierLabels: 0, maskedLM: false))
+        try checkTiny("cls", family: "roberta", expectHeads: BertHeads(pooler: true, classifierLabels: 3, maskedLM: false))
+        try checkTiny("mlm", family: "roberta", expectHeads: BertHeads(pooler: false, classifierLabels: 0, maskedLM: true))
+    }
+
+    func testTinyXLMRobertaMatchesTransformers() throws {
+        for (kind, heads) in [("base", BertHeads(pooler: true)), ("cls", BertHeads(pooler: true, classifierLabels: 3)),
+                              ("mlm", BertHeads(pooler: false, maskedLM: true))] {
+            let forward = try checkTiny(kind, family: "xlm-roberta", expectHeads: heads)
+            XCTAssertEqual(forward.model.config.family, .xlmRoberta)
+        }
+    }
+
+    /// DistilBERT: its own weight and config names, no token types, no pooler in the base model,
+    /// pre_classifier → ReLU → classifier, vocab_transform / vocab_layer_norm / vocab_projector.
+    func testTinyDistilBertMatchesTransformers() throws {
+        try checkTiny("base", family: "distilbert", expectHeads: BertHeads(pooler: false, classifierLabels: 0, maskedLM: false))
+        try checkTiny("cls", family: "distilbert", expectHeads: BertHeads(pooler: true, classifierLabels: 3, maskedLM: false))
+        try checkTiny("mlm", family: "distilbert", expectHeads: BertHeads(pooler: false, classifierLabels: 0, maskedLM: true))
+    }
+
     // MARK: helpers
 
+    /// `family` nil: the BERT fixtures (tiny-<kind>); else Tests/Fixtures/families/<family>-<kind>.
     @discardableResult
-    private func checkTiny(_ kind: String, expectHeads: BertHeads) throws -> BertForward {
-        let model = try BertModel.load(directory: Fixtures.bert.appendingPathComponent("tiny-\(kind)"))
-        XCTAssertEqual(model.heads, expectHeads)
-        let expected = try SafeTensorsFile(url: Fixtures.bert.appendingPathComponent("tiny-\(kind)-expected.safetensors"))
+    private func checkTiny(_ kind: String, family: String? = nil, expectHeads: BertHeads) throws -> BertForward {
+        let folder = family.map { Fixtures.families.appendingPathComponent("\($0)-\(kind)") } ?? Fixtures.bert.appendingPathComponent("tiny-\(kind)")
+        let model = try BertModel.load(directory: folder)
+        XCTAssertEqual(model.heads, expectHeads, folder.lastPathComponent)
+        let expected = try SafeTensorsFile(url: folder.deletingLastPathComponent().appendingPathComponent(folder.lastPathComponent + "-expected.safetensors"))
         let forward = try run(model, on: expected)
         for layer in 0...model.config.numHiddenLayers {
             try assertMatches(forward.hiddenState(layer: layer), expected, "hidden.\(layer)", tolerance: 1e-5)
@@ -77,7 +105,7 @@ final class ForwardParityTests: XCTestCase {
                 try assertMatches(forward.projection(projection, layer: layer), expected, "\(projection).\(layer - 1)", tolerance: 1e-5)
             }
         }
-        if expectHeads.pooler { try assertMatches(forward.pooled, expected, "pooled", tolerance: 1e-5) }
+        if expectHeads.pooler && expected.tensors["pooled"] != nil { try assertMatches(forward.pooled, expected, "pooled", tolerance: 1e-5) }
         if expectHeads.classifierLabels > 0 { try assertMatches(forward.classifierLogits, expected, "logits", tolerance: 1e-5) }
         if expectHeads.maskedLM { try assertMatches(forward.maskedLMLogits, expected, "logits", tolerance: 1e-5) }
         return forward

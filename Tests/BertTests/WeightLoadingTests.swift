@@ -62,6 +62,29 @@ final class WeightLoadingTests: XCTestCase {
         assertLoadFails(empty, mentioning: ["model.safetensors"])
     }
 
+    /// Family-specific names appear in errors: DistilBERT's config keys and weight names, its
+    /// refused sinusoidal positions, and a RoBERTa config whose positions leave no room after the padding id.
+    func testFamilyConfigAndWeightErrorsUseTheFamilysNames() throws {
+        let distil = Fixtures.families.appendingPathComponent("distilbert-cls")
+        let folder = try Fixtures.temporaryDirectory()
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: distil.appendingPathComponent("config.json"))) as! [String: Any]
+        func write(_ edit: ([String: Any]) -> [String: Any]) throws {
+            try JSONSerialization.data(withJSONObject: edit(config)).write(to: folder.appendingPathComponent("config.json"))
+        }
+        try FileManager.default.copyItem(at: distil.appendingPathComponent("model.safetensors"), to: folder.appendingPathComponent("model.safetensors"))
+        try write { $0.merging(["sinusoidal_pos_embds": true]) { $1 } }
+        assertLoadFails(folder, mentioning: ["config.json", "sinusoidal_pos_embds", "distilbert"])
+        try write { $0.filter { $0.key != "dim" } }
+        assertLoadFails(folder, mentioning: ["config.json", "missing key 'dim'"])
+        try write { $0.merging(["n_heads": 5]) { $1 } }
+        assertLoadFails(folder, mentioning: ["dim 32 is not a multiple of n_heads 5"])
+        try write { $0.merging(["n_layers": 3]) { $1 } }
+        assertLoadFails(folder, mentioning: ["missing tensor 'transformer.layer.2.attention.q_lin.weight'"])
+        try write { $0.merging(["model_type": "roberta", "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+                                "intermediate_size": 37, "pad_token_id": 1, "max_position_embeddings": 2]) { $1 } }
+        assertLoadFails(folder, mentioning: ["max_position_embeddings 2 leaves no position after pad_token_id 1"])
+    }
+
     func testExportRoundTripsThroughStandardNames() throws {
         let model = try BertModel.load(directory: tinyCls)
         let folder = try Fixtures.temporaryDirectory()

@@ -119,7 +119,7 @@ final class GoldenStepTests: XCTestCase {
             for tensor in params.layout.tensors {
                 for part in CheckpointNames.parts(of: tensor, layout: params.layout) {
                     let count = part.shape.reduce(1, *)
-                    out[CheckpointNames.exportName(part.checkpointName, heads: params.layout.heads)] =
+                    out[CheckpointNames.exportName(part.checkpointName, bertName: tensor.name, layout: params.layout)] =
                         Array(UnsafeBufferPointer(start: params[tensor] + part.elementOffset, count: count))
                 }
             }

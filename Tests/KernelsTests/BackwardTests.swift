@@ -186,18 +186,20 @@ final class BackwardTests: XCTestCase {
     func testEmbeddingBackwardMatchesFiniteDifferencesWithRepeatedIds() {
         let batch = 2, seq = 4, hidden = 6, vocab = 5, positions = 6, typeCount = 2
         let ids: [Int32] = [1, 3, 3, 0, 3, 1, 4, 0], types: [Int32] = [0, 0, 1, 1, 0, 1, 1, 1]
+        // RoBERTa-style position ids (padding id 1 here): repeated, not the row's column.
+        let positionIds: [Int32] = [2, 3, 4, 1, 2, 3, 1, 1]
         let word = rng.floats(vocab * hidden), position = rng.floats(positions * hidden), tokenType = rng.floats(typeCount * hidden)
         let r = rng.floats(batch * seq * hidden)
         func loss(_ word: [Double], _ position: [Double], _ tokenType: [Double]) -> Double {
             var l = 0.0
             for row in 0..<(batch * seq) { for i in 0..<hidden {
-                let o = word[Int(ids[row]) * hidden + i] + position[(row % seq) * hidden + i] + tokenType[Int(types[row]) * hidden + i]
+                let o = word[Int(ids[row]) * hidden + i] + position[Int(positionIds[row]) * hidden + i] + tokenType[Int(types[row]) * hidden + i]
                 l += o * Double(r[row * hidden + i])
             } }
             return l
         }
         var dword = fill(word.count), dposition = fill(position.count), dtype = fill(tokenType.count)
-        embeddingBackward(&dword, &dposition, &dtype, r, ids, types, batch: batch, seq: seq, hidden: hidden)
+        embeddingBackward(&dword, &dposition, &dtype, r, ids, positionIds, types, rows: batch * seq, hidden: hidden)
         let w = word.map(Double.init), p = position.map(Double.init), y = tokenType.map(Double.init)
         assertGradient(unfill(dword), centralDifferences(w) { loss($0, p, y) }, "dword")
         assertGradient(unfill(dposition), centralDifferences(p) { loss(w, $0, y) }, "dposition")
@@ -209,17 +211,42 @@ final class BackwardTests: XCTestCase {
         let batch = 3, seq = 40, hidden = 192, vocab = 20
         let ids = (0..<(batch * seq)).map { _ in Int32(rng.next() % UInt64(vocab)) }
         let types = (0..<(batch * seq)).map { _ in Int32(rng.next() % 2) }
+        let positionIds = (0..<(batch * seq)).map { Int32($0 % seq) }
         let r = rng.floats(batch * seq * hidden)
         func run() -> [Float] {
             var dword = [Float](repeating: 0, count: vocab * hidden), dposition = [Float](repeating: 0, count: seq * hidden)
             var dtype = [Float](repeating: 0, count: 2 * hidden)
-            embeddingBackward(&dword, &dposition, &dtype, r, ids, types, batch: batch, seq: seq, hidden: hidden)
+            embeddingBackward(&dword, &dposition, &dtype, r, ids, positionIds, types, rows: batch * seq, hidden: hidden)
             return dword + dposition + dtype
         }
         Threads.configure(1)
         let serial = run()
         Threads.configure(2)
         XCTAssertEqual(run(), serial)
+    }
+
+    /// Without token types (DistilBERT) only the word and position tables get gradients.
+    func testEmbeddingBackwardWithoutTokenTypes() {
+        let hidden = 3, ids: [Int32] = [1, 0, 1], positionIds: [Int32] = [0, 1, 2]
+        let r = rng.floats(ids.count * hidden)
+        var dword = [Float](repeating: 0, count: 2 * hidden), dposition = [Float](repeating: 0, count: 3 * hidden)
+        embeddingBackward(&dword, &dposition, nil, r, ids, positionIds, nil, rows: ids.count, hidden: hidden)
+        XCTAssertEqual(Array(dposition), r)
+        XCTAssertEqual(Array(dword[hidden...]), (0..<hidden).map { r[$0] + r[2 * hidden + $0] })
+        var out = [Float](repeating: 0, count: r.count)
+        let word = rng.floats(2 * hidden), position = rng.floats(3 * hidden)
+        embeddingForward(&out, ids, positionIds, nil, word, position, nil, rows: ids.count, hidden: hidden)
+        XCTAssertEqual(out[hidden], word[0] + position[hidden])
+    }
+
+    func testReluBackwardMatchesFiniteDifferences() {
+        // Away from 0, where the derivative is defined.
+        let x = rng.floats(50, scale: 3).map { abs($0) < 0.05 ? $0 + 0.1 : $0 }, r = rng.floats(50)
+        var out = [Float](repeating: 0, count: x.count), dx = fill(x.count)
+        reluForward(&out, x, count: x.count)
+        reluBackward(&dx, r, out, count: x.count)
+        let expected = centralDifferences(x.map(Double.init)) { x in zip(x, r).map { max($0, 0) * Double($1) }.reduce(0, +) }
+        assertGradient(unfill(dx), expected, "dinp")
     }
 
     func testTanhBackwardMatchesFiniteDifferences() {

@@ -32,8 +32,18 @@ final class GradientCheckTests: XCTestCase {
         checkGradients(dropout: 0.2, training: true)
     }
 
-    private func checkGradients(dropout: Float, training: Bool) {
-        let model = TestModel()
+    /// RoBERTa's position ids (after the padding id) through the embedding backward.
+    func testRobertaGradientsMatchFiniteDifferences() {
+        checkGradients(dropout: 0, training: false, family: .roberta)
+    }
+
+    /// DistilBERT: no token-type table, ReLU before the classifier.
+    func testDistilBertGradientsMatchFiniteDifferences() {
+        checkGradients(dropout: 0.2, training: true, family: .distilBert)
+    }
+
+    private func checkGradients(dropout: Float, training: Bool, family: ModelFamily = .bert) {
+        let model = TestModel(family: family)
         let graph = BertTrainingGraph(layout: model.layout, maxBatch: 3, maxSeq: 8, dropout: dropout)
         graph.forward(model.parameters, model.input, mlmRows: model.mlmRows, training: training, seed: 99)
         let masks = training ? graph.referenceMasks() : nil
@@ -82,9 +92,10 @@ struct TestModel {
     let input: BertInput
     let mlmRows = [1, 4, 7, 9]  // flat rows; 7 and 9 are real tokens of the padded row
 
-    init(seed: UInt64 = 3) {
-        let config = BertConfig(vocabSize: 40, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 20,
+    init(seed: UInt64 = 3, family: ModelFamily = .bert) {
+        var config = BertConfig(vocabSize: 40, hiddenSize: 16, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 20,
                                 maxPositionEmbeddings: 12, typeVocabSize: 2, layerNormEps: 1e-12, initializerRange: 0.2)
+        config.family = family
         layout = BertLayout(config: config, heads: BertHeads(pooler: true, classifierLabels: 3, maskedLM: true))
         parameters = BertParameters(layout: layout)
         initializeRandomly(parameters, seed: seed)

@@ -55,13 +55,24 @@ func referenceForward(_ layout: BertLayout, _ w: [Double], _ input: BertInput, m
     func gelu(_ x: Double) -> Double { 0.5 * x * (1 + erf(x / 2.0.squareRoot())) }
     func times(_ x: [Double], _ mask: [Double]?) -> [Double] { mask.map { zip(x, $0).map(*) } ?? x }
 
+    // Position ids as transformers makes them: BERT and DistilBERT count from 0; RoBERTa's
+    // create_position_ids_from_input_ids gives padding the padding id and real tokens padding id + 1 + running count.
+    func position(_ row: Int) -> Int {
+        switch config.family.positionIds {
+        case .fromZero: return row % seq
+        case .afterPadding:
+            let start = row - row % seq, pad = Int32(config.padTokenId)
+            if input.inputIds[row] == pad { return config.padTokenId }
+            return config.padTokenId + (start...row).filter { input.inputIds[$0] != pad }.count
+        }
+    }
     var a = ReferenceActivations()
     var e = [Double](repeating: 0, count: n * c)
     for row in 0..<n {
         for i in 0..<c {
             e[row * c + i] = at(layout.wordEmbeddings, Int(input.inputIds[row]) * c + i)
-                + at(layout.positionEmbeddings, (row % seq) * c + i)
-                + at(layout.tokenTypeEmbeddings, Int(input.tokenTypeIds[row]) * c + i)
+                + at(layout.positionEmbeddings, position(row) * c + i)
+                + (layout.tokenTypeEmbeddings.map { at($0, Int(input.tokenTypeIds[row]) * c + i) } ?? 0)
         }
     }
     var x = times(layerNorm(e, rows: n, layout.embeddingNormWeight, layout.embeddingNormBias), masks?.embedding)
@@ -98,7 +109,7 @@ func referenceForward(_ layout: BertLayout, _ w: [Double], _ input: BertInput, m
     }
     if let weight = layout.poolerWeight, let bias = layout.poolerBias {
         let cls = (0..<batch).flatMap { b in x[(b * seq * c)..<((b * seq + 1) * c)] }
-        a.pooled = linear(cls, rows: batch, weight, bias).map(tanh)
+        a.pooled = linear(cls, rows: batch, weight, bias).map(config.family.poolerActivation == .relu ? { max($0, 0) } : tanh)
     }
     if let weight = layout.classifierWeight, let bias = layout.classifierBias {
         a.logits = linear(times(a.pooled, masks?.classifier), rows: batch, weight, bias)

@@ -1,0 +1,92 @@
+import Bert
+import Foundation
+import TestSupport
+import XCTest
+@testable import Distillation
+
+/// Every family's tiny models (Tests/Fixtures/families, from scripts/fixtures/family_fixtures.py)
+/// exported as Distillery exports students: read back bit for bit, and loaded by transformers with
+/// the Auto class its config names, computing what Distillery computes (Float32 both sides, only
+/// summation order differs: 1e-5). The batch is padded with the family's pad id, so RoBERTa's
+/// position ids are exercised.
+final class FamilyExportTests: XCTestCase {
+    static let families = packageRoot.appendingPathComponent("Tests/Fixtures/families")
+    static let seq = 6
+
+    /// One exported model, Distillery's outputs on the batch, and the batch as transformers reads it.
+    struct Exported {
+        let name, kind: String
+        let model: BertModel
+        let forward: BertForward
+        let folder, input: URL
+        let mask: [Int32]
+    }
+
+    func testEveryFamilyAndHeadRoundTripsThroughTransformers() throws {
+        let folder = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var exported: [Exported] = []
+        for family in ["roberta", "xlm-roberta", "distilbert"] {
+            for kind in ["base", "cls", "mlm"] {
+                exported.append(try export("\(family)-\(kind)", kind: kind, family: family, into: folder))
+            }
+        }
+        guard (try? shell("python3 -c 'import torch, transformers'").status) == 0 else {
+            return print("transformers check skipped: torch/transformers not installed (make setup-reference)")
+        }
+        // One Python process for all folders (importing torch costs seconds).
+        let result = try runProgram("python3", [packageRoot.appendingPathComponent("scripts/check_student.py").path]
+                                    + exported.flatMap { [$0.folder.path, $0.input.path] })
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, exported.count)
+        for (line, model) in zip(lines, exported) {
+            verify(try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any], model)
+        }
+    }
+
+    private func export(_ name: String, kind: String, family: String, into folder: URL) throws -> Exported {
+        let model = try BertModel.load(directory: Self.families.appendingPathComponent(name))
+        let out = folder.appendingPathComponent(name)
+        try StudentExport.save(model, to: out, tokenizerFrom: nil)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as! [String: Any]
+        XCTAssertEqual(config["model_type"] as? String, family, name)
+        let reloaded = try BertModel.load(directory: out)
+        XCTAssertEqual(reloaded.config, model.config, name)
+        XCTAssertEqual(reloaded.heads, model.heads, name)
+        XCTAssertEqual(reloaded.parameters.storage.toArray(), model.parameters.storage.toArray(), name)
+
+        // Two rows, the second padded with the family's pad id.
+        let pad = Int32(model.config.padTokenId), seq = Self.seq
+        let ids: [Int32] = [0, 17, 40, 23, 9, 2, 0, 31, 2, pad, pad, pad], mask: [Int32] = [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]
+        let types = [Int32](repeating: 0, count: ids.count)
+        let forward = BertForward(model: reloaded, maxBatch: 2, maxSeq: seq, capture: .logits)
+        try forward.run(BertInput(batch: 2, seq: seq, inputIds: ids, tokenTypeIds: types, attentionMask: mask), mlmRows: nil)
+        let input = folder.appendingPathComponent("\(name)-input.json")
+        let rows = { (values: [Int32]) in [Array(values[0..<seq]), Array(values[seq...])] }
+        try JSONSerialization.data(withJSONObject: ["input_ids": rows(ids), "token_type_ids": rows(types), "attention_mask": rows(mask)]).write(to: input)
+        return Exported(name: name, kind: kind, model: reloaded, forward: forward, folder: out, input: input, mask: mask)
+    }
+
+    private func verify(_ json: [String: Any], _ e: Exported) {
+        let architectures = e.model.config.family.architectures, c = e.model.config.hiddenSize, v = e.model.config.vocabSize
+        XCTAssertEqual(json["architecture"] as? String,
+                       e.kind == "cls" ? architectures.classifier : e.kind == "mlm" ? architectures.maskedLM : architectures.encoder, e.name)
+        let hidden = (json["last_hidden_state"] as! [Double]).map(Float.init)
+        let ours = e.forward.hiddenState(layer: e.model.config.numHiddenLayers)
+        XCTAssertEqual(hidden.count, ours.count, e.name)
+        for row in 0..<e.mask.count where e.mask[row] == 1 {
+            for i in 0..<c { XCTAssertEqual(hidden[row * c + i], ours[row * c + i], accuracy: 1e-5, "\(e.name) hidden row \(row)") }
+        }
+        let logits = (json["logits"] as? [Double])?.map(Float.init) ?? []
+        if e.kind == "cls" {
+            XCTAssertEqual(logits.count, e.forward.classifierLogits.count, e.name)
+            for j in 0..<logits.count { XCTAssertEqual(logits[j], e.forward.classifierLogits[j], accuracy: 1e-5, "\(e.name) logits") }
+        }
+        if e.kind == "mlm" {
+            for row in 0..<e.mask.count where e.mask[row] == 1 {
+                for j in 0..<v { XCTAssertEqual(logits[row * v + j], e.forward.maskedLMLogits[row * v + j], accuracy: 1e-5, "\(e.name) MLM row \(row)") }
+            }
+        }
+    }
+}
