@@ -4,8 +4,16 @@ import Kernels
 import Logging
 import TeacherCache
 
-/// Many students, one pass over the cache: each batch is read and decoded once (the union of
-/// what every student needs) and handed to every student that is due for it. Students that
+/// Where a pass stands in the cache, or where a student continues.
+public struct PassPosition: Equatable, Sendable {
+    public var epoch: Int
+    /// Batches of this epoch already done.
+    public var batch: Int
+}
+
+/// The training loop. Many students, one pass over the cache: the pass owns the position (epoch,
+/// batch) and, per batch, reads once (the union of what every student needs), has each due
+/// student update, then logs, evaluates and checkpoints them, and stops on a signal. Students that
 /// share a batch size and data seed share a pass; other combinations get a pass each.
 ///
 /// Two ways to spend the cores on a batch: `sequential` trains the students one after another,
@@ -97,6 +105,8 @@ public final class StudentGroup {
 
     private struct PassKey: Hashable { var batchSize: Int, dataSeed: UInt64 }
 
+    /// One pass over the cache for students that share a batch size and data seed, read top to
+    /// bottom: per batch read → update → log, evaluate, checkpoint → stop; at each epoch's end, evaluate.
     private func pass(_ indices: [Int], schedule requested: Schedule, outcomes: inout [Outcome],
                       stop: () -> Int32?, progress: (Progress) -> Void) throws {
         let trainers = indices.map { members[$0].trainer }
@@ -127,18 +137,21 @@ public final class StudentGroup {
             report.seconds = Date().timeIntervalSince(started)
             passes.append(report)
         }
-        // Students resumed from checkpoints may stand at different places: start at the earliest.
-        var epoch = running().map { trainers[$0].epoch }.min() ?? 0
-        var skip = running().filter { trainers[$0].epoch == epoch }.map { trainers[$0].batchInEpoch }.min() ?? 0
+        // Where each student continues: resumed students may stand at different places, and the
+        // pass starts at the earliest. A student is due for a batch when it stands there.
+        var next = trainers.map { $0.resumedPosition ?? PassPosition(epoch: 0, batch: 0) }
+        var epoch = running().map { next[$0].epoch }.min() ?? 0
+        var skip = running().filter { next[$0].epoch == epoch }.map { next[$0].batch }.min() ?? 0
         while !running().isEmpty {
             let batches = CacheBatches(reader: first.cache, options: .init(batchSize: spec.batchSize, shuffle: true, seed: spec.dataSeed,
                                                                            epoch: epoch, selection: selection, skipBatches: skip))
             var index = skip, waitBefore = 0.0
-            while running().contains(where: { trainers[$0].epoch == epoch }) {
+            while running().contains(where: { next[$0].epoch == epoch }) {
+                // Read: once for every student (the reader decodes ahead on its own thread).
                 let sequences: [CachedSequence]
                 do {
-                    guard let next = try batches.nextBatch() else { break }
-                    sequences = next
+                    guard let batch = try batches.nextBatch() else { break }
+                    sequences = batch
                 } catch {
                     // The cache itself failed: every student of this pass stops with the same error.
                     for k in running() { fail(k, error) }
@@ -147,7 +160,10 @@ public final class StudentGroup {
                 let waited = batches.waitSeconds - waitBefore
                 waitBefore = batches.waitSeconds
                 report.waitSeconds += waited
-                let due = running().filter { trainers[$0].epoch == epoch && trainers[$0].batchInEpoch == index }
+                let here = PassPosition(epoch: epoch, batch: index)
+                let due = running().filter { next[$0] == here }
+
+                // Update: each due student, one after another or side by side.
                 // Auto: batch 0 warms up, then three batches each way; the faster schedule stays.
                 var mode = report.schedule
                 if calibrating && due.count > 1 && report.sequentialSeconds == nil {
@@ -159,11 +175,24 @@ public final class StudentGroup {
                     }
                 }
                 let clock = Date()
-                for (k, error) in train(due.map { trainers[$0] }, sequences, waited: waited, mode: mode) {
+                for (k, error) in update(due.map { trainers[$0] }, sequences, waited: waited, mode: mode) {
                     fail(due[k], error)
                 }
                 if calibrating && report.sequentialSeconds == nil && report.batches >= 1 {
                     timings[mode, default: []].append(Date().timeIntervalSince(clock))
+                }
+                Threads.configure(threads)
+                let stepped = due.filter { !failed.contains($0) }
+                for k in stepped { next[k].batch += 1 }
+
+                // Log, evaluate, checkpoint: each student that stepped, as its settings say.
+                for k in stepped {
+                    let t = trainers[k]
+                    do {
+                        try t.logIfDue(epoch: epoch)
+                        if t.evaluationDue { try t.evaluate() }
+                        if t.checkpointDue { try t.checkpoint(at: next[k]) }
+                    } catch { fail(k, error) }
                 }
                 report.batches += 1
                 index += 1
@@ -171,16 +200,20 @@ public final class StudentGroup {
                 progress(Progress(stepsDone: trainers.reduce(0) { $0 + $1.stepIndex }, stepsTotal: trainers.reduce(0) { $0 + $1.totalSteps },
                                   tokensPerSecond: Double(tokens) / max(1e-9, Date().timeIntervalSince(started)),
                                   training: running().count, failed: failed.count))
+
+                // Stop: on a signal every running student checkpoints where it stands.
                 if let signal = stop() {
                     var saved: [String] = []
                     for k in running() {
-                        do { try trainers[k].checkpoint(); saved.append("\(trainers[k].name) at update \(trainers[k].stepIndex)") } catch { fail(k, error) }
+                        do { try trainers[k].checkpoint(at: next[k]); saved.append("\(trainers[k].name) at update \(trainers[k].stepIndex)") } catch { fail(k, error) }
                     }
                     throw DistillationError.interrupted(signal: signal, detail: saved.isEmpty ? "no student was running" : "checkpointed " + saved.joined(separator: ", ") + "; continue with --resume")
                 }
             }
-            for k in running() where trainers[k].epoch == epoch {
-                do { try trainers[k].endEpoch() } catch { fail(k, error) }
+            // End of the epoch: evaluated unless evaluation runs every N updates; then the next epoch.
+            for k in running() where next[k].epoch == epoch {
+                do { if trainers[k].evaluatesAtEpochEnd { try trainers[k].evaluate() } } catch { fail(k, error) }
+                next[k] = PassPosition(epoch: epoch + 1, batch: 0)
             }
             epoch += 1
             skip = 0
@@ -204,13 +237,13 @@ public final class StudentGroup {
         return report
     }
 
-    /// One batch for each of `trainers`; returns the errors by position.
-    private func train(_ trainers: [StudentTrainer], _ sequences: [CachedSequence], waited: Double, mode: Schedule) -> [(Int, Error)] {
+    /// One update on the batch for each of `trainers`; returns the errors by position.
+    private func update(_ trainers: [StudentTrainer], _ sequences: [CachedSequence], waited: Double, mode: Schedule) -> [(Int, Error)] {
         var errors: [(Int, Error)] = []
         if mode != .concurrent || trainers.count == 1 || threads == 1 {
             Threads.configure(threads)
             for (k, t) in trainers.enumerated() {
-                do { try t.consume(sequences, waited: waited) } catch { errors.append((k, error)) }
+                do { try t.update(sequences, waited: waited) } catch { errors.append((k, error)) }
             }
             return errors
         }
@@ -224,7 +257,7 @@ public final class StudentGroup {
                 next += 1
                 lock.unlock()
                 guard k < trainers.count else { return }
-                do { try trainers[k].consume(sequences, waited: waited) } catch {
+                do { try trainers[k].update(sequences, waited: waited) } catch {
                     lock.lock(); errors.append((k, error)); lock.unlock()
                 }
             }

@@ -75,10 +75,10 @@ public struct TrainingSummary: Sendable {
     public var resumedAt: Int
 }
 
-/// Stage two: trains one student against a cache. One update reads top to bottom in `step`:
-/// batch, forward, objectives, backward, clip, update. `consume` wraps it with the schedule,
-/// logging, evaluation and checkpoints; a `StudentGroup` hands it batches (one pass of the cache
-/// shared by every student of a group), and `train` is that for a single student.
+/// Stage two: one student against a cache. One update reads top to bottom in `step`: batch,
+/// forward, objectives, backward, clip, update. The training loop is `StudentGroup`'s pass, which
+/// owns the position in the cache (epoch, batch) and, per batch, has each due student `update`,
+/// then `logIfDue`, `evaluate`, `checkpoint(at:)`; `train` is that pass for a single student.
 public final class StudentTrainer {
     public let name: String
     public let plan: TrainingPlan
@@ -104,9 +104,13 @@ public final class StudentTrainer {
     /// Called on every metrics line (from the thread that trains this student).
     public var onReport: ((StepReport) -> Void)?
 
-    // The run's position and history (see `begin`).
-    public private(set) var stepIndex = 0, epoch = 0, batchInEpoch = 0
+    /// Updates done so far (the schedule's step).
+    public private(set) var stepIndex = 0
+    /// Where a resumed run's checkpoint says the pass stands (nil: a fresh run starts at the beginning).
+    public private(set) var resumedPosition: PassPosition?
     private var resumedAt = 0
+    /// The last update's numbers, for its metrics line.
+    private var last: (rate: Float, losses: ObjectiveLosses, norm: Double)?
     private var bestScore: Double?
     private var evaluations: [Evaluation] = [], history: [[ObjectiveKind: Double]] = []
     private var windowTokens = 0, windowStart = Date(), windowWait = 0.0
@@ -238,7 +242,8 @@ public final class StudentTrainer {
             guard position.runHash == runHash else {
                 throw DistillationError.incompatible("\(folder.path) was written by another configuration or cache (run hash \(position.runHash.prefix(12))…, this run \(runHash.prefix(12))…); use --force to start this student over")
             }
-            (stepIndex, epoch, batchInEpoch, bestScore, resumedAt) = (position.step, position.epoch, position.batchInEpoch, position.bestScore, position.step)
+            (stepIndex, bestScore, resumedAt) = (position.step, position.bestScore, position.step)
+            resumedPosition = PassPosition(epoch: position.epoch, batch: position.batchInEpoch)
             try run.rewind(toStep: position.step, metricsLines: position.metricsLines, evalLines: position.evalLines)
             logger.info("\(name): resuming at update \(position.step) of \(totalSteps) (epoch \(position.epoch + 1), batch \(position.batchInEpoch))")
         } else {
@@ -249,10 +254,8 @@ public final class StudentTrainer {
         started = Date(); windowStart = started
     }
 
-    /// One batch of the shared pass: update, log, evaluate, checkpoint. `waited` is the time the
-    /// pass spent waiting for this batch to be read.
-    public func consume(_ sequences: [CachedSequence], waited: Double) throws {
-        let spec = plan.spec
+    /// One update on a batch of the pass; `waited` is the time the pass spent waiting for it to be read.
+    public func update(_ sequences: [CachedSequence], waited: Double) throws {
         let clock = Date()
         let rate = schedule.rate(at: stepIndex)
         let losses: ObjectiveLosses, norm: Double
@@ -261,42 +264,46 @@ public final class StudentTrainer {
         }
         computeSeconds += Date().timeIntervalSince(clock)
         history.append(losses.values)
+        last = (rate, losses, norm)
         let tokens = sequences.reduce(0) { $0 + $1.length }
         windowTokens += tokens; totalTokens += tokens; windowWait += waited; totalWait += waited
-        stepIndex += 1; batchInEpoch += 1
-        if stepIndex % spec.logEvery == 0 || stepIndex == totalSteps {
-            let elapsed = max(1e-9, Date().timeIntervalSince(windowStart))
-            let report = StepReport(step: stepIndex, totalSteps: totalSteps, epoch: epoch + 1, learningRate: rate,
-                                    loss: losses.total, losses: losses.values, gradientNorm: norm,
-                                    tokensPerSecond: Double(windowTokens) / elapsed, waitShare: windowWait / elapsed)
-            try run?.appendMetrics([
-                "step": stepIndex, "epoch": epoch + 1, "learning_rate": Double(rate), "loss": losses.total,
-                "losses": Dictionary(uniqueKeysWithValues: losses.values.map { ($0.key.rawValue, $0.value) }),
-                "grad_norm": norm, "tokens_per_second": report.tokensPerSecond, "cache_wait_share": report.waitShare,
-            ])
-            onReport?(report)
-            windowTokens = 0; windowWait = 0; windowStart = Date()
-        }
-        if (spec.evalEvery > 0 && stepIndex % spec.evalEvery == 0) || isFinished { try evaluate() }
-        if spec.checkpointEvery > 0 && stepIndex % spec.checkpointEvery == 0 && !isFinished { try checkpoint() }
+        stepIndex += 1
     }
 
-    /// The pass reached the end of the epoch: every epoch's end is evaluated by default.
-    public func endEpoch() throws {
-        if plan.spec.evalEvery == 0 && !isFinished { try evaluate() }
-        epoch += 1; batchInEpoch = 0
+    /// A metrics line every `log_every` updates and after the last (`epoch` counted from 0).
+    public func logIfDue(epoch: Int) throws {
+        guard let last, stepIndex % plan.spec.logEvery == 0 || stepIndex == totalSteps else { return }
+        let elapsed = max(1e-9, Date().timeIntervalSince(windowStart))
+        let report = StepReport(step: stepIndex, totalSteps: totalSteps, epoch: epoch + 1, learningRate: last.rate,
+                                loss: last.losses.total, losses: last.losses.values, gradientNorm: last.norm,
+                                tokensPerSecond: Double(windowTokens) / elapsed, waitShare: windowWait / elapsed)
+        try run?.appendMetrics([
+            "step": stepIndex, "epoch": epoch + 1, "learning_rate": Double(last.rate), "loss": last.losses.total,
+            "losses": Dictionary(uniqueKeysWithValues: last.losses.values.map { ($0.key.rawValue, $0.value) }),
+            "grad_norm": last.norm, "tokens_per_second": report.tokensPerSecond, "cache_wait_share": report.waitShare,
+        ])
+        onReport?(report)
+        windowTokens = 0; windowWait = 0; windowStart = Date()
     }
 
-    /// Writes a resumable checkpoint into the run folder (periodically, and when interrupted).
-    /// Weights that are no longer finite are never saved: the previous checkpoint stays.
-    public func checkpoint() throws {
+    /// Evaluation every `eval_every` updates (and after the last).
+    public var evaluationDue: Bool { (plan.spec.evalEvery > 0 && stepIndex % plan.spec.evalEvery == 0) || isFinished }
+    /// Evaluation at each epoch's end, when `eval_every` is 0 (the last update evaluates anyway).
+    public var evaluatesAtEpochEnd: Bool { plan.spec.evalEvery == 0 && !isFinished }
+    /// A resumable checkpoint every `checkpoint_every` updates (the last update exports instead).
+    public var checkpointDue: Bool { plan.spec.checkpointEvery > 0 && stepIndex % plan.spec.checkpointEvery == 0 && !isFinished }
+
+    /// Writes a resumable checkpoint into the run folder (periodically, and when interrupted);
+    /// `position` is where the pass continues for this student. Weights that are no longer finite
+    /// are never saved: the previous checkpoint stays.
+    public func checkpoint(at position: PassPosition) throws {
         guard let run else { return }
         if let bad = segments.first(where: { s in !UnsafeBufferPointer(start: s.values, count: s.count).allSatisfy(\.isFinite) }) {
             throw DistillationError.nonFinite("after update \(stepIndex): \(bad.name) holds NaN or infinity" + divergenceAdvice())
         }
-        let position = TrainingCheckpoint(runHash: runHash, step: stepIndex, epoch: epoch, batchInEpoch: batchInEpoch, bestScore: bestScore,
-                                          metricsLines: run.metricsLines, evalLines: run.evalLines)
-        try TrainingCheckpoint.save(position, segments: segments, optimizer: optimizer, in: run)
+        let state = TrainingCheckpoint(runHash: runHash, step: stepIndex, epoch: position.epoch, batchInEpoch: position.batch, bestScore: bestScore,
+                                       metricsLines: run.metricsLines, evalLines: run.evalLines)
+        try TrainingCheckpoint.save(state, segments: segments, optimizer: optimizer, in: run)
     }
 
     /// What a diverged run leaves and how to go on. The checkpoint continues only the run that
@@ -312,7 +319,8 @@ public final class StudentTrainer {
         return "; the last checkpoint (update \(position.step), finite weights) is kept in \(folder.path); \(retry)"
     }
 
-    private func evaluate() throws {
+    /// Evaluates on the dev cache (once per update) and exports the best checkpoint so far.
+    public func evaluate() throws {
         guard let dev, evaluations.last?.step != stepIndex else { return }
         let result = try dev.evaluate(step: stepIndex, graph: graph, parameters: student.parameters, objectives: objectives)
         evaluations.append(result)
