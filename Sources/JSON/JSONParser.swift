@@ -17,11 +17,6 @@ public struct JSONSyntaxError: Error, Equatable, Sendable, CustomStringConvertib
     public let message: String
     public let offset: Int
 
-    public init(message: String, offset: Int) {
-        self.message = message
-        self.offset = offset
-    }
-
     public var description: String { "\(message) at byte \(offset)" }
 }
 

@@ -41,18 +41,17 @@ public enum JSONValue: Equatable, Sendable {
 public struct JSONNumber: Equatable, Sendable {
     /// As written in the JSON text (`-0`, `1.5e3`, `18446744073709551615`); for a number made from
     /// a Swift value, its decimal form (`String(3)`, `String(0.5)`).
-    public var text: String
+    public let text: String
     /// The nearest Double; always finite when parsed.
-    public var value: Double
+    public let value: Double
     /// Written without a fraction or an exponent (`3`, not `3.0` or `3e0`).
-    public var isInteger: Bool
+    public let isInteger: Bool
 
-    public init(text: String, value: Double, isInteger: Bool) {
-        self.text = text
-        self.value = value
-        self.isInteger = isInteger
-    }
+    /// The exact value of an integer that fits in `Int`; nil for `1.0`, `1e3` and 20-digit integers.
+    public var int: Int? { isInteger ? Int(text) : nil }
+}
 
+extension JSONNumber {
     public init(_ integer: Int) {
         self.init(text: String(integer), value: Double(integer), isInteger: true)
     }
@@ -60,9 +59,6 @@ public struct JSONNumber: Equatable, Sendable {
     public init(_ real: Double) {
         self.init(text: String(real), value: real, isInteger: false)
     }
-
-    /// The exact value of an integer that fits in `Int`; nil for `1.0`, `1e3` and 20-digit integers.
-    public var int: Int? { isInteger ? Int(text) : nil }
 }
 
 /// A JSON object: its members in the order written, each key once, looked up by key.

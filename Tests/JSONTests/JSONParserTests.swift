@@ -1,5 +1,5 @@
 import XCTest
-import JSON
+@testable import JSON
 
 final class JSONParserTests: XCTestCase {
     private let limits = JSONLimits(maxBytes: 1 << 20, maxDepth: 64)
