@@ -6,6 +6,7 @@ import PackageDescription
 //   HDF5Zstd               the zstd HDF5 filter (C); also built as a plugin by the Makefile
 //   HalfFloat              Float ↔ float16 / bfloat16 bits, one copy for safetensors, HDF5 and cache rows
 //   HDF5                   a small Swift wrapper over the HDF5 C API
+//   JSON                   one JSON value type (ordered objects, numbers with their text) and a bounded, strict parser
 //   SafeTensors            reading and writing .safetensors files
 //   Tokenization           BERT WordPiece tokenizer, identical to Hugging Face's
 //   Kernels                BLAS-backed matrix work and layer kernels
@@ -42,12 +43,13 @@ let package = Package(
         .target(name: "HDF5Zstd", dependencies: ["CHDF5", "CZstd"]),
         .target(name: "HalfFloat"),
         .target(name: "HDF5", dependencies: ["CHDF5", "HDF5Zstd", "HalfFloat"]),
-        .target(name: "SafeTensors", dependencies: ["HalfFloat"]),
+        .target(name: "JSON"),
+        .target(name: "SafeTensors", dependencies: ["HalfFloat", "JSON"]),
         .target(name: "Tokenization"),
         .target(name: "Kernels", dependencies: ["CBLAS"]),
         .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
         .target(name: "Hashing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Datasets", dependencies: ["Hashing"]),
+        .target(name: "Datasets", dependencies: ["Hashing", "JSON"]),
         .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML", "ShellWords", "HalfFloat",
                                                      .product(name: "Logging", package: "swift-log"), "Yams"]),
         .target(name: "Objectives", dependencies: ["Kernels"]),
@@ -56,7 +58,7 @@ let package = Package(
                                                      "Datasets", "SafeTensors", "Hashing", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .target(name: "BoundedYAML", dependencies: ["Yams"]),
         .target(name: "ShellWords"),
-        .target(name: "SchemaValidation", dependencies: ["BoundedYAML", "Yams"]),
+        .target(name: "SchemaValidation", dependencies: ["BoundedYAML", "JSON", "Yams"]),
         .target(name: "Reports"),
         .target(name: "Pipelines", dependencies: ["Distillation", "TeacherCache", "Bert", "Datasets", "Tokenization", "Reports", "Hashing", "ShellWords",
                                                   "SchemaValidation", .product(name: "Logging", package: "swift-log"), "Yams"]),
@@ -70,7 +72,8 @@ let package = Package(
         ]),
         // Shared by the test targets: running programs, paths, temporary folders, seeded test data.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "HalfFloat", "TestSupport"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "HalfFloat", "JSON", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["TestSupport", "Tokenization"]),
         .testTarget(name: "KernelsTests", dependencies: ["TestSupport", "Kernels"]),
         .testTarget(name: "BertTests", dependencies: ["TestSupport", "Bert", "SafeTensors"]),

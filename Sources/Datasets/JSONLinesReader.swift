@@ -1,3 +1,5 @@
+import JSON
+
 /// Reads JSON Lines: each non-blank line is one object holding the fields.
 /// Labels keep their JSON type: a string is a class name, a number a number.
 /// An id may be a string or a number; a number's id is its text as written.
@@ -17,15 +19,17 @@ func readJSONLines(
     }
 }
 
+/// A row is one line, already in memory, so only the depth is bounded: deep enough for any real
+/// dataset row, shallow enough never to overflow the stack.
+let jsonRowLimits = JSONLimits(maxBytes: .max, maxDepth: 256)
+
 private func jsonRow(_ bytes: Bytes, _ range: Range<Int>, line: Int, fields: DatasetFields) throws(RowProblem) -> RawExample {
     if let problem = utf8Problem(in: bytes, range, firstLine: line) { throw RowProblem(problem) }
     let value: JSONValue
     do {
-        value = try JSONParser.parse(bytes, range)
-    } catch let error as JSONSyntaxError {
-        throw RowProblem("invalid JSON: \(error.message) at column \(error.offset + 1)")
+        value = try JSONParser.parse(Bytes(rebasing: bytes[range]), limits: jsonRowLimits)
     } catch {
-        throw RowProblem("invalid JSON: \(error)")
+        throw RowProblem("invalid JSON: \(error.message) at column \(error.offset + 1)")
     }
     guard case .object(let object) = value else {
         throw RowProblem("expected a JSON object, got \(value.kind)")
@@ -54,14 +58,14 @@ private func jsonRow(_ bytes: Bytes, _ range: Range<Int>, line: Int, fields: Dat
     if let name = fields.label {
         switch try field(name) {
         case .string(let string): raw.label = .name(string)
-        case .number(let number, _): raw.label = .number(number)
+        case .number(let number): raw.label = .number(number.value)
         case let other: throw RowProblem("field '\(name)' must be a string or a number, got \(other.kind)")
         }
     }
     if let name = fields.id {
         switch try field(name) {
         case .string(let string): raw.id = string
-        case .number(_, let text): raw.id = text
+        case .number(let number): raw.id = number.text
         case let other: throw RowProblem("field '\(name)' must be a string or a number, got \(other.kind)")
         }
     }

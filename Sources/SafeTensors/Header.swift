@@ -1,3 +1,5 @@
+import JSON
+
 /// A parsed and validated header: every entry well-formed, inside the data section, and the
 /// entries tiling the data section exactly (no overlap, no gap, nothing after the last tensor),
 /// which is what the reference implementation requires too.
@@ -9,26 +11,28 @@ struct Header {
     /// In data order.
     var tensors: [TensorInfo]
 
-    /// `bytes` is the JSON text; `dataSize` the number of bytes that follow it in the file.
+    /// What a header may hold: `maxLength` bytes (the reader refuses a longer one before reading
+    /// it) and 64 levels of nesting (a header has 3).
+    static let jsonLimits = JSONLimits(maxBytes: maxLength, maxDepth: 64)
+
+    /// `bytes` is the JSON text; `dataSize` the number of bytes that follow it in the file. The
+    /// parser refuses text that is not UTF-8, and a key given twice in any object: JSON leaves
+    /// open which value counts (parsers keep the first, the last, or refuse), so a hostile file
+    /// could show two readers two different tensors.
     init(bytes: [UInt8], dataSize: Int, file: String) throws {
-        guard Self.isValidUTF8(bytes) else { throw SafeTensorsError.invalidHeader(file: file, reason: "not valid UTF-8") }
         let root: JSONValue
         do {
-            root = try JSONParser.parse(bytes)
-        } catch let error as JSONParseError {
+            root = try JSONParser.parse(bytes, limits: Self.jsonLimits)
+        } catch {
             throw SafeTensorsError.invalidHeader(file: file, reason: "not valid JSON at byte \(error.offset): \(error.message)")
         }
-        guard case let .object(members) = root else {
-            throw SafeTensorsError.invalidHeader(file: file, reason: "expected a JSON object, found \(root.typeName)")
+        guard case let .object(entries) = root else {
+            throw SafeTensorsError.invalidHeader(file: file, reason: "expected a JSON object, found \(root.kindWithArticle)")
         }
 
-        var seen = Set<String>()
         var metadata: [String: String] = [:]
         var tensors: [TensorInfo] = []
-        for (key, value) in members {
-            guard seen.insert(key).inserted else {
-                throw SafeTensorsError.invalidHeader(file: file, reason: "key '\(key)' appears twice")
-            }
+        for (key, value) in entries.members {
             if key == "__metadata__" {
                 metadata = try Self.metadata(value, file: file)
             } else {
@@ -42,17 +46,15 @@ struct Header {
 
     private static func metadata(_ value: JSONValue, file: String) throws -> [String: String] {
         if case .null = value { return [:] }
-        guard case let .object(members) = value else {
-            throw SafeTensorsError.invalidHeader(file: file, reason: "__metadata__ must be an object, found \(value.typeName)")
+        guard case let .object(items) = value else {
+            throw SafeTensorsError.invalidHeader(file: file, reason: "__metadata__ must be an object, found \(value.kindWithArticle)")
         }
         var metadata: [String: String] = [:]
-        for (key, item) in members {
+        for (key, item) in items.members {
             guard case let .string(text) = item else {
-                throw SafeTensorsError.invalidHeader(file: file, reason: "__metadata__ value for '\(key)' must be a string, found \(item.typeName)")
+                throw SafeTensorsError.invalidHeader(file: file, reason: "__metadata__ value for '\(key)' must be a string, found \(item.kindWithArticle)")
             }
-            guard metadata.updateValue(text, forKey: key) == nil else {
-                throw SafeTensorsError.invalidHeader(file: file, reason: "__metadata__ key '\(key)' appears twice")
-            }
+            metadata[key] = text
         }
         return metadata
     }
@@ -61,21 +63,17 @@ struct Header {
     private static func entry(_ name: String, _ value: JSONValue, dataSize: Int, file: String) throws -> TensorInfo {
         func invalid(_ reason: String) -> SafeTensorsError { .invalidEntry(file: file, key: name, reason: reason) }
 
-        guard case let .object(members) = value else { throw invalid("expected an object, found \(value.typeName)") }
-        var fields: [String: JSONValue] = [:]
-        for (key, item) in members {
-            // Unknown fields are ignored, as the reference does; repeated ones are ambiguous.
-            guard fields.updateValue(item, forKey: key) == nil else { throw invalid("field '\(key)' appears twice") }
-        }
+        // Unknown fields are ignored, as the reference does.
+        guard case let .object(fields) = value else { throw invalid("expected an object, found \(value.kindWithArticle)") }
 
         guard let dtypeValue = fields["dtype"] else { throw invalid("missing 'dtype'") }
-        guard case let .string(dtypeName) = dtypeValue else { throw invalid("'dtype' must be a string, found \(dtypeValue.typeName)") }
+        guard case let .string(dtypeName) = dtypeValue else { throw invalid("'dtype' must be a string, found \(dtypeValue.kindWithArticle)") }
         guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
             throw SafeTensorsError.unknownDType(file: file, key: name, dtype: dtypeName)
         }
 
         guard let shapeValue = fields["shape"] else { throw invalid("missing 'shape'") }
-        guard case let .array(dims) = shapeValue else { throw invalid("'shape' must be an array, found \(shapeValue.typeName)") }
+        guard case let .array(dims) = shapeValue else { throw invalid("'shape' must be an array, found \(shapeValue.kindWithArticle)") }
         let shape = try dims.map { dim -> Int in
             guard let size = dim.nonNegativeInt else { throw invalid("'shape' entries must be non-negative integers, found \(dim.text)") }
             return size
@@ -138,25 +136,19 @@ struct Header {
                                                  reason: "data section has \(dataSize - end) unused bytes after the last tensor")
         }
     }
-
-    private static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
-        var iterator = bytes.makeIterator()
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue: continue
-            case .emptyInput: return true
-            case .error: return false
-            }
-        }
-    }
 }
 
 extension JSONValue {
+    /// An integer written as such (not `1.0`, not `1e3`) that fits in `Int` and is not negative.
+    var nonNegativeInt: Int? {
+        guard let value = number?.int, value >= 0 else { return nil }
+        return value
+    }
+
     /// Short rendering for error messages.
     var text: String {
         switch self {
-        case let .number(literal): return literal
+        case let .number(number): return number.text
         case let .string(value): return "\"\(value)\""
         case let .array(items) where items.count <= 8: return "[" + items.map(\.text).joined(separator: ", ") + "]"
         case let .array(items): return "an array of \(items.count) items"

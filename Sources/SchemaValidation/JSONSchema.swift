@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// One reason a value does not conform: where (`students[3].objectives.attention_kl`, "" for the
 /// top level) and what is wrong (`expected a number`).
@@ -53,7 +54,7 @@ public struct JSONSchema {
     /// order of the schema's keywords; empty when it conforms. Dictionaries have no key order, so
     /// keys outside the schema are reported sorted.
     public func validate(_ value: Any) -> [SchemaViolation] {
-        validate(value: JSONValue(any: value))
+        do { return validate(value: try JSONValue(any: value)) } catch { return [error.violation] }
     }
 
     /// Every violation of a YAML (or JSON) file, keys in the order the file writes them.
@@ -65,7 +66,7 @@ public struct JSONSchema {
     /// (`#/$defs/trainSpec`): a block checked on its own, e.g. the `train:` block of a student list.
     public func validate(_ value: Any, against ref: String) throws -> [SchemaViolation] {
         guard let part = resolvePointer(ref, in: root) else { throw SchemaError.invalidSchema("\(ref) is not in the schema") }
-        return validate(value: JSONValue(any: value), against: part)
+        do { return validate(value: try JSONValue(any: value), against: part) } catch { return [error.violation] }
     }
 
     func validate(value: JSONValue, against part: JSONValue? = nil) -> [SchemaViolation] {
@@ -115,7 +116,7 @@ struct Validator {
         switch value {
         case .object(let o): found += checkObject(o, s, path, depth)
         case .array(let a): found += checkArray(a, s, path, depth)
-        case .int, .double: found += checkNumber(value.number!, s, path)
+        case .number(let n): found += checkNumber(n.value, s, path)
         case .string(let text): found += checkString(text, s, path)
         default: break
         }
@@ -196,10 +197,10 @@ struct Validator {
     private func checkNumber(_ x: Double, _ s: JSONObject, _ path: String) -> [Finding] {
         var found: [Finding] = []
         let shown = formatNumber(x)
-        if let m = s["minimum"]?.number, !(x >= m) { found.append(Finding(path, "must be at least \(formatNumber(m)), not \(shown)")) }
-        if let m = s["exclusiveMinimum"]?.number, !(x > m) { found.append(Finding(path, "must be greater than \(formatNumber(m)), not \(shown)")) }
-        if let m = s["maximum"]?.number, !(x <= m) { found.append(Finding(path, "must be at most \(formatNumber(m)), not \(shown)")) }
-        if let m = s["exclusiveMaximum"]?.number, !(x < m) { found.append(Finding(path, "must be less than \(formatNumber(m)), not \(shown)")) }
+        if let m = s["minimum"]?.number?.value, !(x >= m) { found.append(Finding(path, "must be at least \(formatNumber(m)), not \(shown)")) }
+        if let m = s["exclusiveMinimum"]?.number?.value, !(x > m) { found.append(Finding(path, "must be greater than \(formatNumber(m)), not \(shown)")) }
+        if let m = s["maximum"]?.number?.value, !(x <= m) { found.append(Finding(path, "must be at most \(formatNumber(m)), not \(shown)")) }
+        if let m = s["exclusiveMaximum"]?.number?.value, !(x < m) { found.append(Finding(path, "must be less than \(formatNumber(m)), not \(shown)")) }
         return found
     }
 
@@ -253,11 +254,10 @@ struct Validator {
         let names = types.array?.compactMap(\.string) ?? types.string.map { [$0] } ?? []
         return names.contains { name in
             switch (name, value) {
-            case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object),
-                 ("integer", .int), ("number", .int), ("number", .double):
+            case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object), ("number", .number):
                 return true
-            case ("integer", .double(let d)):
-                return d == d.rounded() && d.isFinite
+            case ("integer", .number(let n)):
+                return n.isInteger || (n.value == n.value.rounded() && n.value.isFinite)
             default:
                 return false
             }

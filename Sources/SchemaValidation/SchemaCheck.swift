@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// Checks a schema once, when it is loaded: every keyword is one the validator implements (or an
 /// annotation), every `$ref` resolves, every pattern compiles. A keyword the validator would skip

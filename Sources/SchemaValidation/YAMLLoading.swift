@@ -1,5 +1,6 @@
 import BoundedYAML
 import Foundation
+import JSON
 import Yams
 
 /// Why a schema or a YAML file could not be used.
@@ -56,7 +57,7 @@ private func jsonValue(_ node: Node, path: String, origin: String) throws -> JSO
         return .array(try sequence.enumerated().map { try jsonValue($1, path: indexPath(path, $0), origin: origin) })
     case .mapping(let mapping):
         var object = JSONObject()
-        var merged: [(String, JSONValue)] = []
+        var merged: [(key: String, value: JSONValue)] = []
         for (keyNode, valueNode) in mapping {
             // `<<: *anchor` (YAML merge keys): the anchored mappings' keys, unless given here.
             if keyNode.tag.description == Tag.Name.merge.rawValue {
@@ -65,7 +66,7 @@ private func jsonValue(_ node: Node, path: String, origin: String) throws -> JSO
                     guard case .object(let o) = try jsonValue(source, path: path, origin: origin) else {
                         throw SchemaError.invalidYAML("\(origin): \(path.isEmpty ? "top level" : path): `<<` must merge mappings")
                     }
-                    merged += o.keys.map { ($0, o[$0]!) }
+                    merged += o.members
                 }
                 continue
             }
@@ -73,9 +74,10 @@ private func jsonValue(_ node: Node, path: String, origin: String) throws -> JSO
             guard object[key] == nil else {
                 throw SchemaError.invalidYAML("\(origin): \(keyPath(path, key)) is given twice")
             }
-            object[key] = try jsonValue(valueNode, path: keyPath(path, key), origin: origin)
+            object.append(key, try jsonValue(valueNode, path: keyPath(path, key), origin: origin))
         }
-        for (key, value) in merged where object[key] == nil { object[key] = value }
+        // Keys given here win over merged ones, and earlier merged mappings over later ones.
+        for (key, value) in merged { object.append(key, value) }
         return .object(object)
     }
 }
@@ -88,10 +90,10 @@ private func scalarValue(_ scalar: Node.Scalar, tag: String) -> JSONValue {
     case Tag.Name.bool.rawValue:
         return Bool.construct(from: scalar).map(JSONValue.bool) ?? .string(text)
     case Tag.Name.int.rawValue where !text.contains(":"):
-        if let i = Int.construct(from: scalar) { return .int(i) }
-        return Double.construct(from: scalar).map(JSONValue.double) ?? .string(text)
+        if let i = Int.construct(from: scalar) { return .number(JSONNumber(i)) }
+        return Double.construct(from: scalar).map { .number(JSONNumber($0)) } ?? .string(text)
     case Tag.Name.float.rawValue where !text.contains(":"):
-        return Double.construct(from: scalar).map(JSONValue.double) ?? .string(text)
+        return Double.construct(from: scalar).map { .number(JSONNumber($0)) } ?? .string(text)
     default:
         return .string(text)
     }

@@ -60,7 +60,7 @@ final class JSONLinesTests: XCTestCase {
         let cases: [(String, Int, String)] = [
             ("{\"text\": \"ok\", \"label\": \"a\", \"id\": 1}\n{\"text\": \"x\", \"label\": \"a\" \"id\": 2}",
              2, "invalid JSON: expected ',' or '}' at column 28"),
-            ("{\"text\": \"x\", \"label\": \"a\", \"id\": 1} trailing", 1, "invalid JSON: unexpected text after the value at column 38"),
+            ("{\"text\": \"x\", \"label\": \"a\", \"id\": 1} trailing", 1, "invalid JSON: unexpected text after the JSON value at column 38"),
             ("[\"x\"]", 1, "expected a JSON object, got array"),
             ("\"just a string\"", 1, "expected a JSON object, got string"),
             ("{\"label\": \"a\", \"id\": 1}", 1, "missing field 'text'"),

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import XCTest
 @testable import SafeTensors
 
@@ -40,17 +41,18 @@ final class InteropTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
 
         let file = try SafeTensorsFile(url: directory.appendingPathComponent("python.safetensors"))
-        let expected = try JSONParser.parse([UInt8](try Data(contentsOf: directory.appendingPathComponent("expected.json"))))
-        guard let metadata = expected["metadata"], let tensors = expected["tensors"], case let .object(entries) = tensors else {
+        let expected = try JSONParser.parse([UInt8](try Data(contentsOf: directory.appendingPathComponent("expected.json"))),
+                                            limits: JSONLimits(maxBytes: .max, maxDepth: 64))
+        guard let metadata = expected["metadata"]?.object, let entries = expected["tensors"]?.object else {
             return XCTFail("expected.json has no tensors")
         }
-        XCTAssertEqual(file.metadata, metadata.stringDictionary)
-        XCTAssertEqual(file.names, entries.map(\.key).sorted())
+        XCTAssertEqual(file.metadata, Dictionary(uniqueKeysWithValues: metadata.members.compactMap { key, value in value.string.map { (key, $0) } }))
+        XCTAssertEqual(file.names, entries.keys.sorted())
         XCTAssertGreaterThanOrEqual(entries.count, 12)
 
-        for (name, entry) in entries {
+        for (name, entry) in entries.members {
             guard let info = file.tensors[name] else { XCTFail("missing \(name)"); continue }
-            XCTAssertEqual(info.dtype.rawValue, entry["dtype"]?.stringValue, name)
+            XCTAssertEqual(info.dtype.rawValue, entry["dtype"]?.string, name)
             XCTAssertEqual(info.shape, entry["shape"]?.integers?.map { Int($0) }, name)
             if let bits = entry["bits"]?.integers {
                 let values = try file.floats(name, shape: info.shape)
@@ -69,24 +71,12 @@ final class InteropTests: XCTestCase {
 
 /// Lookups for reading expected.json in tests.
 private extension JSONValue {
-    subscript(key: String) -> JSONValue? {
-        guard case let .object(members) = self else { return nil }
-        return members.first { $0.key == key }?.value
-    }
-
-    var stringValue: String? {
-        if case let .string(text) = self { return text } else { return nil }
-    }
-
-    var stringDictionary: [String: String] {
-        guard case let .object(members) = self else { return [:] }
-        return Dictionary(uniqueKeysWithValues: members.compactMap { member in member.value.stringValue.map { (member.key, $0) } })
-    }
+    subscript(key: String) -> JSONValue? { object?[key] }
 
     /// Array of integer literals; Int64 covers both the int64 extremes and uint32 bit patterns.
     var integers: [Int64]? {
-        guard case let .array(items) = self else { return nil }
-        let values = items.compactMap { item -> Int64? in if case let .number(text) = item { return Int64(text) } else { return nil } }
+        guard let items = array else { return nil }
+        let values = items.compactMap { item -> Int64? in item.number.flatMap { $0.isInteger ? Int64($0.text) : nil } }
         return values.count == items.count ? values : nil
     }
 }

@@ -96,10 +96,20 @@ final class MalformedFileTests: XCTestCase {
         }
     }
 
-    func testDuplicateTensorNames() throws {
-        let url = try save(craftedFile(header: "{\(entryA),\(entryA)}", data: Array(repeating: 0, count: 8)))
-        assertSafeTensorsError(try SafeTensorsFile(url: url), mentions: [url.path, "'a'", "twice"]) {
-            if case .invalidHeader = $0 { return true } else { return false }
+    /// A key given twice anywhere is refused by name and byte offset: a tensor name, a metadata key,
+    /// an entry's field, even inside a field this reader ignores (readers differ on which value counts).
+    func testDuplicateKeysAnywhere() throws {
+        let cases: [(header: String, key: String, offset: Int)] = [
+            ("{\(entryA),\(entryA)}", "a", 2 + entryA.utf8.count),
+            (#"{"__metadata__":{"k":"1","k":"2"}}"#, "k", 25),
+            (#"{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"shape":[1]}}"#, "shape", 53),
+            (#"{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"extra":{"x":1,"x":2}}}"#, "x", 68),
+        ]
+        for (header, key, offset) in cases {
+            let url = try save(craftedFile(header: header, data: header.hasPrefix("{\"a\"") ? Array(repeating: 0, count: 8) : []))
+            assertSafeTensorsError(try SafeTensorsFile(url: url), mentions: [url.path, "at byte \(offset): duplicate key \"\(key)\""]) {
+                if case .invalidHeader = $0 { return true } else { return false }
+            }
         }
     }
 

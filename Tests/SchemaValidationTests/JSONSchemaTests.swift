@@ -163,6 +163,13 @@ final class JSONSchemaTests: XCTestCase {
         XCTAssertEqual(schema.validate(wrong).map(\.description), ["i: expected an integer", "b: expected true or false"])
     }
 
+    /// A value JSON cannot hold is named where it is, not checked as if it were one.
+    func testFoundationValuesThatAreNotJSON() throws {
+        let schema = try JSONSchema(text: #"{"type": "object"}"#)
+        XCTAssertEqual(schema.validate(["a": [1, Date(timeIntervalSince1970: 0)]] as [String: Any]).map(\.description),
+                       ["a[1]: a Date is not a JSON value"])
+    }
+
     func testYAMLLoadingKeepsJSONTypes() throws {
         let value = try loadYAMLAsJSON(string: """
         int: 3
