@@ -104,7 +104,7 @@ public struct TrainSpec: Codable, Equatable, Sendable, HasSettings {
         Setting("attention_mapping", \.attentionMapping, help: "Attention mapping: uniform, last or pairs"),
         Setting("relation_mapping", \.relationMapping, help: "Relation mapping: last or pairs"),
         Setting("epochs", \.epochs, help: "Epochs"),
-        Setting("ted_filters", \.tedFilters, help: "TED teacher filters written by `distillery ted-filters` (for the ted objective)"),
+        Setting("ted_filters", optional: \.tedFilters, help: "TED teacher filters written by `distillery ted-filters` (for the ted objective)"),
         Setting("ted_mapping", \.tedMapping, help: "TED mapping, student layer to filtered teacher layer: uniform, last or pairs"),
         Setting("max_steps", \.maxSteps, help: "Stop after this many updates, 0 = run all epochs"),
         Setting("batch_size", \.batchSize, help: "Sequences per update",
@@ -217,11 +217,11 @@ public struct StudentSpec: Codable, Equatable, Sendable, HasSettings {
 
     public static let settings = SettingsTable<StudentSpec>(defaults: StudentSpec(), invalid: DistillationError.invalidSpec, [
         Setting("layers", \.layers, help: "Student layers", check: { $0 >= 1 ? nil : "the student needs at least one layer" }),
-        Setting("hidden_size", \.hiddenSize, help: "Student hidden size (default: the teacher's)",
+        Setting("hidden_size", optional: \.hiddenSize, help: "Student hidden size (default: the teacher's)",
                 check: { $0 >= 1 ? nil : "student hidden_size must be positive" }),
-        Setting("heads", \.heads, help: "Student attention heads (default: the teacher's)",
+        Setting("heads", optional: \.heads, help: "Student attention heads (default: the teacher's)",
                 check: { $0 >= 1 ? nil : "student heads must be positive" }),
-        Setting("intermediate_size", \.intermediateSize, help: "Student FFN size (default: the teacher's)",
+        Setting("intermediate_size", optional: \.intermediateSize, help: "Student FFN size (default: the teacher's)",
                 check: { $0 >= 1 ? nil : "student intermediate_size must be positive" }),
         Setting("init", \.initialization, flag: "initialization",
                 help: "Initialisation: random, or teacher layers lower, upper, uniform, or a list like 1,3,5"),

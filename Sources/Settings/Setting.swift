@@ -65,6 +65,8 @@ public struct Setting<Spec>: @unchecked Sendable {
 
     private init<V: Codable>(key: String, _ path: WritableKeyPath<Spec, V>, flag: String?, yamlOnly: Bool, choices: [String]?,
                              help: String, shown: String?, check: ((V) -> String?)?) {
+        // An optional written through here would be written as null when unset.
+        precondition(!(V.self is OptionalValue.Type), "setting '\(key)' is optional: declare it with Setting(_:optional:…)")
         self.init(key: key, help: help, flag: flag, yamlOnly: yamlOnly, choices: choices, shownDefault: shown,
                   decode: { spec, c in if let v = try c.decodeIfPresent(V.self, forKey: SettingKey(key)) { spec[keyPath: path] = v } },
                   encode: { spec, c in try c.encode(spec[keyPath: path], forKey: SettingKey(key)) },
@@ -73,7 +75,7 @@ public struct Setting<Spec>: @unchecked Sendable {
     }
 
     /// An optional value: written only when set, checked only when set.
-    public init<V: Codable>(_ key: String, _ path: WritableKeyPath<Spec, V?>, flag: String? = nil, yamlOnly: Bool = false,
+    public init<V: Codable>(_ key: String, optional path: WritableKeyPath<Spec, V?>, flag: String? = nil, yamlOnly: Bool = false,
                             help: String, shown: String? = nil, check: ((V) -> String?)? = nil) {
         self.init(key: key, help: help, flag: flag, yamlOnly: yamlOnly, choices: nil, shownDefault: shown,
                   decode: { spec, c in if let v = try c.decodeIfPresent(V.self, forKey: SettingKey(key)) { spec[keyPath: path] = v } },
@@ -208,6 +210,10 @@ public struct SettingKey: CodingKey {
     public init(stringValue: String) { self.stringValue = stringValue }
     public init?(intValue: Int) { nil }
 }
+
+/// Optional, whatever it wraps.
+private protocol OptionalValue {}
+extension Optional: OptionalValue {}
 
 /// "a, b or c".
 func spoken(_ words: [String]) -> String {
