@@ -7,6 +7,9 @@ import Foundation
 ///
 ///     Setting("temperature", \.temperature, help: "Softmax temperature of logit KD",
 ///             check: { $0 > 0 ? nil : "temperature must be positive, not \($0)" })
+///
+/// (Unchecked Sendable: a setting is immutable, and its closures capture only key paths, strings
+/// and the checks written in the table, which keep no state.)
 public struct Setting<Spec>: @unchecked Sendable {
     /// The YAML/JSON key.
     public let key: String
