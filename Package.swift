@@ -13,6 +13,7 @@ import PackageDescription
 //   Bert                   BERT config, weights (strict loading, export) and the batched forward pass
 //   Hashing                SHA-256 content hashes for provenance (swift-crypto)
 //   Datasets               reading labelled text datasets (JSON Lines, TSV, CSV)
+//   Settings               a spec's settings declared once (key, default, help, check): coding, flag help, validation
 //   TeacherCache           stage one: run the teacher once, store its outputs in compressed HDF5; read them back
 //   Objectives             distillation losses with hand-written gradients (KD, sparse KD, hidden, attention, relations, TED)
 //   Training               the trainable BERT: forward and backward with saved activations, AdamW, schedules
@@ -50,12 +51,13 @@ let package = Package(
         .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
         .target(name: "Hashing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Datasets", dependencies: ["Hashing", "JSON"]),
-        .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML", "ShellWords", "HalfFloat",
+        .target(name: "Settings"),
+        .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML", "ShellWords", "HalfFloat", "Settings",
                                                      .product(name: "Logging", package: "swift-log"), "Yams"]),
         .target(name: "Objectives", dependencies: ["Kernels"]),
         .target(name: "Training", dependencies: ["Kernels", "Bert"]),
         .target(name: "Distillation", dependencies: ["Training", "Objectives", "TeacherCache", "Bert", "Kernels", "Tokenization",
-                                                     "Datasets", "SafeTensors", "Hashing", .product(name: "Logging", package: "swift-log"), "Yams"]),
+                                                     "Datasets", "SafeTensors", "Hashing", "Settings", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .target(name: "BoundedYAML", dependencies: ["Yams"]),
         .target(name: "ShellWords"),
         .target(name: "SchemaValidation", dependencies: ["BoundedYAML", "JSON", "Yams"]),
@@ -66,7 +68,7 @@ let package = Package(
                                                    .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "Distillery", dependencies: [
             "Bert", "Tokenization", "SafeTensors", "Datasets", "Hashing", "HDF5", "TeacherCache", "Objectives", "Distillation", "Pipelines", "Reports", "Kernels",
-            "Benchmarks",
+            "Benchmarks", "Settings",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -84,13 +86,14 @@ let package = Package(
         .testTarget(name: "ObjectivesTests", dependencies: ["TestSupport", "Objectives", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Bert", "Kernels", "SafeTensors"]),
         .testTarget(name: "DistillationTests", dependencies: ["TestSupport", "Distillation", "Training", "Objectives", "TeacherCache", "Datasets",
-                                                              "Bert", "Kernels", "SafeTensors", "HDF5"]),
-        .testTarget(name: "SchemaValidationTests", dependencies: ["TestSupport", "SchemaValidation", "BoundedYAML", "Distillation", "TeacherCache", "Training", "Datasets"],
+                                                              "Bert", "Kernels", "SafeTensors", "HDF5", "Settings"]),
+        .testTarget(name: "SchemaValidationTests", dependencies: ["TestSupport", "SchemaValidation", "BoundedYAML", "Distillation", "TeacherCache", "Training", "Datasets",
+                                                                  "Settings"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["TestSupport", "Reports"]),
         .testTarget(name: "PipelinesTests", dependencies: ["TestSupport", "Pipelines", "Distillation", "TeacherCache", "Bert", "Reports", "Hashing"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["TestSupport", "Benchmarks"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Distillery", "Distillation", "ShellWords", "SafeTensors", "TeacherCache", "HDF5"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Distillery", "Distillation", "ShellWords", "SafeTensors", "TeacherCache", "HDF5", "Settings"]),
         // libFuzzer targets for the parsers of untrusted files (`make fuzz`; a plain build makes stubs).
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport"),
         .executableTarget(name: "FuzzSafeTensors", dependencies: ["FuzzSupport", "SafeTensors"], path: "Fuzz/FuzzSafeTensors"),

@@ -1,4 +1,5 @@
 import Foundation
+import Settings
 import TeacherCache
 import Training
 
@@ -40,8 +41,9 @@ public enum ObjectiveKind: String, Codable, CaseIterable, Sendable, Comparable {
 }
 
 /// How stage two trains one student: the YAML block `train:` of pipelines, or a file of its own.
-/// Keys are snake_case; every key may be left out and takes its default.
-public struct TrainSpec: Codable, Equatable, Sendable {
+/// Keys are snake_case; every key may be left out and takes its default. The properties hold the
+/// defaults; `settings` declares each key once (YAML/JSON, the flag's help, the check on its own).
+public struct TrainSpec: Codable, Equatable, Sendable, HasSettings {
     public var student = StudentSpec()
     /// Objective → weight; the total loss is Σ weight · loss.
     public var objectives: [ObjectiveKind: Float] = [.kd: 1]
@@ -84,65 +86,50 @@ public struct TrainSpec: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case student, objectives, temperature, scaleByTemperatureSquared = "scale_by_temperature_squared"
-        case topkTail = "topk_tail", relationHeads = "relation_heads", hiddenMapping = "hidden_mapping"
-        case attentionMapping = "attention_mapping", relationMapping = "relation_mapping", epochs
-        case tedFilters = "ted_filters", tedMapping = "ted_mapping"
-        case maxSteps = "max_steps", batchSize = "batch_size", learningRate = "learning_rate"
-        case warmupRatio = "warmup_ratio", schedule, weightDecay = "weight_decay", clipNorm = "clip_norm"
-        case seed, dataSeed = "data_seed", checkpointEvery = "checkpoint_every", evalEvery = "eval_every", logEvery = "log_every"
-    }
+    /// Every key, in the order it is written (the order is part of the encoded spec, which a run's
+    /// hash covers: append new keys, do not reorder).
+    public static let settings = SettingsTable<TrainSpec>(defaults: TrainSpec(), invalid: DistillationError.invalidSpec, [
+        .block("student", \.student, help: "The student's shape and where its weights start"),
+        Setting("objectives", \.objectives, coded: [String: Float].self, read: TrainSpec.objectives,
+                write: { Dictionary(uniqueKeysWithValues: $0.map { ($0.key.rawValue, $0.value) }) }, flag: "objective",
+                help: "Objective weights (the loss is Σ weight · loss)",
+                check: { $0.isEmpty ? "no objective has a positive weight" : nil }),
+        Setting("temperature", \.temperature, help: "Softmax temperature of logit KD",
+                check: { $0 > 0 ? nil : "temperature must be positive, not \($0)" }),
+        Setting("scale_by_temperature_squared", \.scaleByTemperatureSquared, flag: "temperature-scaling", help: "Scale logit KD by τ²"),
+        Setting("topk_tail", \.topkTail, help: "Top-k KD tail"),
+        Setting("relation_heads", \.relationHeads, help: "MiniLM v2 relation heads",
+                check: { $0 >= 1 ? nil : "relation heads must be at least 1" }),
+        Setting("hidden_mapping", \.hiddenMapping, help: "Hidden-state mapping: uniform, last or pairs"),
+        Setting("attention_mapping", \.attentionMapping, help: "Attention mapping: uniform, last or pairs"),
+        Setting("relation_mapping", \.relationMapping, help: "Relation mapping: last or pairs"),
+        Setting("epochs", \.epochs, help: "Epochs"),
+        Setting("ted_filters", optional: \.tedFilters, help: "TED teacher filters written by `distillery ted-filters` (for the ted objective)"),
+        Setting("ted_mapping", \.tedMapping, help: "TED mapping, student layer to filtered teacher layer: uniform, last or pairs"),
+        Setting("max_steps", \.maxSteps, help: "Stop after this many updates, 0 = run all epochs"),
+        Setting("batch_size", \.batchSize, help: "Sequences per update",
+                check: { $0 >= 1 ? nil : "batch size must be at least 1" }),
+        Setting("learning_rate", \.learningRate, help: "Peak learning rate",
+                check: { $0 > 0 ? nil : "learning rate must be positive" }),
+        Setting("warmup_ratio", \.warmupRatio, help: "Warm-up fraction of all updates",
+                check: { (0..<1).contains($0) ? nil : "warmup ratio must be in [0, 1)" }),
+        Setting("schedule", \.schedule, help: "Decay after warm-up"),
+        Setting("weight_decay", \.weightDecay, help: "AdamW decoupled weight decay",
+                check: { $0 >= 0 ? nil : "weight decay and clip norm must be ≥ 0" }),
+        Setting("clip_norm", \.clipNorm, help: "Global gradient-norm clip, 0 = off",
+                check: { $0 >= 0 ? nil : "weight decay and clip norm must be ≥ 0" }),
+        Setting("seed", \.seed, help: "Seed of initialisation, shuffling and dropout"),
+        Setting("data_seed", \.dataSeed, help: "Seed of the batch order; students sharing it and the batch size share one pass over the cache"),
+        Setting("checkpoint_every", \.checkpointEvery, help: "Write a resumable checkpoint every N updates, 0 = only when interrupted",
+                check: { $0 >= 0 ? nil : "checkpoint_every must be ≥ 0" }),
+        Setting("eval_every", \.evalEvery, help: "Evaluate every N updates, 0 = at the end of each epoch",
+                check: { $0 >= 0 ? nil : "log_every must be ≥ 1 and eval_every ≥ 0" }),
+        Setting("log_every", \.logEvery, help: "Metrics line every N updates",
+                check: { $0 >= 1 ? nil : "log_every must be ≥ 1 and eval_every ≥ 0" }),
+    ])
 
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = TrainSpec()
-        student = try c.decodeIfPresent(StudentSpec.self, forKey: .student) ?? d.student
-        if let named = try c.decodeIfPresent([String: Float].self, forKey: .objectives) {
-            objectives = try Self.objectives(named)
-        }
-        temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? d.temperature
-        scaleByTemperatureSquared = try c.decodeIfPresent(Bool.self, forKey: .scaleByTemperatureSquared) ?? d.scaleByTemperatureSquared
-        topkTail = try c.decodeIfPresent(TopKTail.self, forKey: .topkTail) ?? d.topkTail
-        relationHeads = try c.decodeIfPresent(Int.self, forKey: .relationHeads) ?? d.relationHeads
-        hiddenMapping = try c.decodeIfPresent(LayerMapping.self, forKey: .hiddenMapping) ?? d.hiddenMapping
-        attentionMapping = try c.decodeIfPresent(LayerMapping.self, forKey: .attentionMapping) ?? d.attentionMapping
-        relationMapping = try c.decodeIfPresent(LayerMapping.self, forKey: .relationMapping) ?? d.relationMapping
-        tedFilters = try c.decodeIfPresent(String.self, forKey: .tedFilters)
-        tedMapping = try c.decodeIfPresent(LayerMapping.self, forKey: .tedMapping) ?? d.tedMapping
-        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
-        maxSteps = try c.decodeIfPresent(Int.self, forKey: .maxSteps) ?? d.maxSteps
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
-        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
-        warmupRatio = try c.decodeIfPresent(Float.self, forKey: .warmupRatio) ?? d.warmupRatio
-        schedule = try c.decodeIfPresent(LearningRateSchedule.Decay.self, forKey: .schedule) ?? d.schedule
-        weightDecay = try c.decodeIfPresent(Float.self, forKey: .weightDecay) ?? d.weightDecay
-        clipNorm = try c.decodeIfPresent(Float.self, forKey: .clipNorm) ?? d.clipNorm
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-        dataSeed = try c.decodeIfPresent(UInt64.self, forKey: .dataSeed) ?? d.dataSeed
-        checkpointEvery = try c.decodeIfPresent(Int.self, forKey: .checkpointEvery) ?? d.checkpointEvery
-        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery) ?? d.evalEvery
-        logEvery = try c.decodeIfPresent(Int.self, forKey: .logEvery) ?? d.logEvery
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(student, forKey: .student)
-        try c.encode(Dictionary(uniqueKeysWithValues: objectives.map { ($0.key.rawValue, $0.value) }), forKey: .objectives)
-        try c.encode(temperature, forKey: .temperature)
-        try c.encode(scaleByTemperatureSquared, forKey: .scaleByTemperatureSquared)
-        try c.encode(topkTail, forKey: .topkTail); try c.encode(relationHeads, forKey: .relationHeads)
-        try c.encode(hiddenMapping, forKey: .hiddenMapping); try c.encode(attentionMapping, forKey: .attentionMapping)
-        try c.encode(relationMapping, forKey: .relationMapping); try c.encode(epochs, forKey: .epochs)
-        try c.encodeIfPresent(tedFilters, forKey: .tedFilters); try c.encode(tedMapping, forKey: .tedMapping)
-        try c.encode(maxSteps, forKey: .maxSteps); try c.encode(batchSize, forKey: .batchSize)
-        try c.encode(learningRate, forKey: .learningRate); try c.encode(warmupRatio, forKey: .warmupRatio)
-        try c.encode(schedule, forKey: .schedule); try c.encode(weightDecay, forKey: .weightDecay)
-        try c.encode(clipNorm, forKey: .clipNorm); try c.encode(seed, forKey: .seed)
-        try c.encode(dataSeed, forKey: .dataSeed); try c.encode(checkpointEvery, forKey: .checkpointEvery)
-        try c.encode(evalEvery, forKey: .evalEvery); try c.encode(logEvery, forKey: .logEvery)
-    }
+    public init(from decoder: Decoder) throws { self = try Self.settings.decode(from: decoder) }
+    public func encode(to encoder: Encoder) throws { try Self.settings.encode(self, to: encoder) }
 
     /// "kd=0.5,ce=0.5" or a YAML mapping, checked against the known names.
     public static func objectives(_ named: [String: Float]) throws -> [ObjectiveKind: Float] {
@@ -162,26 +149,20 @@ public struct TrainSpec: Codable, Equatable, Sendable {
         try decodeSpecBlock(TrainSpec.self, yaml: url, key: "train", unreadable: DistillationError.io, invalid: DistillationError.invalidSpec)
     }
 
-    /// Checks the settings on their own (the cache and teacher are checked by `TrainingPlan`).
+    /// Checks the settings on their own (the cache and teacher are checked by `TrainingPlan`):
+    /// each key's own check in the table, then the rules between keys, then the student.
     public func validate() throws {
-        func fail(_ why: String) -> DistillationError { .invalidSpec(why) }
-        if objectives.isEmpty { throw fail("no objective has a positive weight") }
-        if !(temperature > 0) { throw fail("temperature must be positive, not \(temperature)") }
-        if relationHeads < 1 { throw fail("relation heads must be at least 1") }
-        if epochs < 1 && maxSteps < 1 { throw fail("set epochs ≥ 1 or max_steps ≥ 1") }
-        if batchSize < 1 { throw fail("batch size must be at least 1") }
-        if !(learningRate > 0) { throw fail("learning rate must be positive") }
-        if !(0..<1).contains(warmupRatio) { throw fail("warmup ratio must be in [0, 1)") }
-        if weightDecay < 0 || clipNorm < 0 { throw fail("weight decay and clip norm must be ≥ 0") }
-        if logEvery < 1 || evalEvery < 0 { throw fail("log_every must be ≥ 1 and eval_every ≥ 0") }
-        if checkpointEvery < 0 { throw fail("checkpoint_every must be ≥ 0") }
-        if objectives[.ted] != nil && tedFilters == nil { throw fail("the ted objective needs ted_filters (--ted-filters), the file `distillery ted-filters` writes") }
+        try Self.settings.check(self)
+        if epochs < 1 && maxSteps < 1 { throw DistillationError.invalidSpec("set epochs ≥ 1 or max_steps ≥ 1") }
+        if objectives[.ted] != nil && tedFilters == nil {
+            throw DistillationError.invalidSpec("the ted objective needs ted_filters (--ted-filters), the file `distillery ted-filters` writes")
+        }
         try student.validate()
     }
 }
 
 /// The student's shape and where its weights start.
-public struct StudentSpec: Codable, Equatable, Sendable {
+public struct StudentSpec: Codable, Equatable, Sendable, HasSettings {
     public var layers = 3
     /// Width, heads and FFN size; nil takes the teacher's.
     public var hiddenSize: Int?
@@ -234,32 +215,21 @@ public struct StudentSpec: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case layers, hiddenSize = "hidden_size", heads, intermediateSize = "intermediate_size", initialization = "init", dropout
-    }
+    public static let settings = SettingsTable<StudentSpec>(defaults: StudentSpec(), invalid: DistillationError.invalidSpec, [
+        Setting("layers", \.layers, help: "Student layers", check: { $0 >= 1 ? nil : "the student needs at least one layer" }),
+        Setting("hidden_size", optional: \.hiddenSize, help: "Student hidden size (default: the teacher's)",
+                check: { $0 >= 1 ? nil : "student hidden_size must be positive" }),
+        Setting("heads", optional: \.heads, help: "Student attention heads (default: the teacher's)",
+                check: { $0 >= 1 ? nil : "student heads must be positive" }),
+        Setting("intermediate_size", optional: \.intermediateSize, help: "Student FFN size (default: the teacher's)",
+                check: { $0 >= 1 ? nil : "student intermediate_size must be positive" }),
+        Setting("init", \.initialization, flag: "initialization",
+                help: "Initialisation: random, or teacher layers lower, upper, uniform, or a list like 1,3,5"),
+        Setting("dropout", \.dropout, help: "Dropout of the student", check: { (0..<1).contains($0) ? nil : "dropout must be in [0, 1)" }),
+    ])
 
-    public init(from decoder: Decoder) throws {
-        try rejectUnknownKeys(decoder, CodingKeys.self)
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = StudentSpec()
-        layers = try c.decodeIfPresent(Int.self, forKey: .layers) ?? d.layers
-        hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize)
-        heads = try c.decodeIfPresent(Int.self, forKey: .heads)
-        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize)
-        initialization = try c.decodeIfPresent(Initialization.self, forKey: .initialization) ?? d.initialization
-        dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? d.dropout
-    }
+    public init(from decoder: Decoder) throws { self = try Self.settings.decode(from: decoder) }
+    public func encode(to encoder: Encoder) throws { try Self.settings.encode(self, to: encoder) }
 
-    func validate() throws {
-        if layers < 1 { throw DistillationError.invalidSpec("the student needs at least one layer") }
-        if !(0..<1).contains(dropout) { throw DistillationError.invalidSpec("dropout must be in [0, 1)") }
-        for (name, value) in [("hidden_size", hiddenSize), ("heads", heads), ("intermediate_size", intermediateSize)] {
-            if let value, value < 1 { throw DistillationError.invalidSpec("student \(name) must be positive") }
-        }
-    }
-}
-
-/// Refuses keys a Codable type does not know (a typo would otherwise silently take the default).
-func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ decoder: Decoder, _ keys: Keys.Type) throws {
-    if let unknown = try unknownKey(in: decoder, known: keys) { throw DistillationError.invalidSpec(unknown) }
+    func validate() throws { try Self.settings.check(self) }
 }

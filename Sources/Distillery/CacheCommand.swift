@@ -46,28 +46,29 @@ struct CacheBuildCommand: ParsableCommand {
 
     @Option(help: "A YAML cache spec (the pipelines' `cache:` block, snake_case keys); the flags below override it.")
     var spec: String?
-    @Option(help: "Tokens per sequence, [CLS]/[SEP] included (default 128).") var maxLength: Int?
-    @Option(help: "Sequences per teacher forward pass (default 32).") var batchSize: Int?
-    @Option(help: "Hidden-state layers to store (0 = embeddings), e.g. 0,3,6 or all.") var hidden: LayerList?
-    @Option(help: "Layers whose attention probabilities to store (1-based), e.g. 6 or all.") var attention: LayerList?
-    @Option(help: "Layers whose Q/K/V projections to store for MiniLMv2 relations (1-based).") var relations: LayerList?
-    @Option(parsing: .upToNextOption, help: "Output distribution forms to store: full, topk, sampled.")
+    // The settings of the spec: help and default from `CacheSpec.settings` (the keys are named
+    // there, with the flag each has).
+    @Option(help: cache("max_length")) var maxLength: Int?
+    @Option(help: cache("batch_size")) var batchSize: Int?
+    @Option(help: cache("hidden_layers", usage: "e.g. 0,3,6, all or last")) var hidden: LayerList?
+    @Option(help: cache("attention_layers", usage: "e.g. 6, all or last")) var attention: LayerList?
+    @Option(help: cache("relation_layers", usage: "e.g. 6, all or last")) var relations: LayerList?
+    @Option(parsing: .upToNextOption, help: cache("logits"))
     var logits: [CacheSpec.LogitsForm] = []
-    @Option(help: "k of the top-k logits (default 20).") var topK: Int?
-    @Option(help: "Draws per row for sampled logits, Random-Sampling KD (default 50).") var sampledDraws: Int?
-    @Option(help: "Softmax temperature the samples are drawn at (default 1).") var sampledTemperature: Float?
-    @Option(help: "Seed for sampling and masked-LM masking (default 0).") var seed: UInt64?
-    @Option(help: "Masked-LM teachers: differently masked copies of each sequence (default 1).") var maskViews: Int?
-    @Option(help: "Masked-LM teachers: fraction of tokens masked (default 0.15).") var maskProbability: Float?
-    @Option(help: "Codec of hidden states: fp32, fp16, bf16, int8 (default fp16).") var hiddenCodec: TensorCodec?
-    @Option(help: "Codec of attention probabilities (default fp16).") var attentionCodec: TensorCodec?
-    @Option(help: "Codec of Q/K/V projections (default fp16).") var relationsCodec: TensorCodec?
-    @Option(help: "Codec of logits, full and top-k log-probabilities (default fp32).") var logitsCodec: TensorCodec?
-    @Option(help: "Compressor: zstd (needs the plugin outside Distillery), gzip (any HDF5 reader) or none (default zstd).")
-    var compression: CacheSpec.CacheCompression?
-    @Option(help: "Compression level (zstd 1–22, gzip 0–9; default 3).") var level: Int?
-    @Option(help: "Uncompressed bytes per chunk (default 1 MiB).") var chunkBytes: Int?
-    @Option(help: "Sequences between commits, the points --resume restarts from (default 2048).") var commitEvery: Int?
+    @Option(help: cache("top_k")) var topK: Int?
+    @Option(help: cache("sampled_draws")) var sampledDraws: Int?
+    @Option(help: cache("sampled_temperature")) var sampledTemperature: Float?
+    @Option(help: cache("seed")) var seed: UInt64?
+    @Option(help: cache("mask_views")) var maskViews: Int?
+    @Option(help: cache("masking.probability")) var maskProbability: Float?
+    @Option(help: cache("codecs.hidden")) var hiddenCodec: TensorCodec?
+    @Option(help: cache("codecs.attention")) var attentionCodec: TensorCodec?
+    @Option(help: cache("codecs.relations")) var relationsCodec: TensorCodec?
+    @Option(help: cache("codecs.logits")) var logitsCodec: TensorCodec?
+    @Option(help: cache("compression")) var compression: CacheSpec.CacheCompression?
+    @Option(help: cache("compression_level")) var level: Int?
+    @Option(help: cache("chunk_bytes")) var chunkBytes: Int?
+    @Option(help: cache("commit_every")) var commitEvery: Int?
     @Flag(help: "Continue an interrupted run from OUT.partial.") var resume = false
     @Flag(help: "Replace OUT if it exists.") var overwrite = false
     @Option(help: "Cache only shard I of N (I from 1 to N, e.g. 2/4): a contiguous slice of the examples, in data order after skipped rows. Join the shards with `distillery cache merge`.")
@@ -123,6 +124,12 @@ struct CacheBuildCommand: ParsableCommand {
         return s
     }
 
+}
+
+/// The help of a cache setting's flag, from `CacheSpec.settings` (default included; the enum
+/// flags' values are listed by ArgumentParser).
+private func cache(_ path: String, usage: String? = nil) -> ArgumentHelp {
+    ArgumentHelp(CacheSpec.settings.help(path, usage: usage, listingChoices: false))
 }
 
 /// A teacher's depth, from its config.json read as every other command reads it (layer lists

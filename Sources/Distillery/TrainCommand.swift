@@ -34,37 +34,38 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Run folder to create (config, metrics, checkpoints).") var out: String
     @Option(help: "A YAML training spec (the pipelines' `train:` block); the flags below override it.") var spec: String?
 
-    @Option(help: "Student layers (default 3).") var layers: Int?
-    @Option(help: "Student hidden size (default: the teacher's).") var hiddenSize: Int?
-    @Option(help: "Student attention heads (default: the teacher's).") var heads: Int?
-    @Option(help: "Student FFN size (default: the teacher's).") var intermediateSize: Int?
-    @Option(help: "Initialisation: random, or teacher layers lower, upper, uniform, or a list like 1,3,5 (default lower).")
-    var initialization: String?
-    @Option(name: .customLong("objective"), help: "name=weight; repeat for several (default kd=1), e.g. --objective kd=0.5 --objective ce=0.5.")
+    // The settings of the spec: help and default from `TrainSpec.settings` (the keys are named
+    // there, with the flag each has).
+    @Option(help: train("student.layers")) var layers: Int?
+    @Option(help: train("student.hidden_size")) var hiddenSize: Int?
+    @Option(help: train("student.heads")) var heads: Int?
+    @Option(help: train("student.intermediate_size")) var intermediateSize: Int?
+    @Option(help: train("student.init")) var initialization: String?
+    @Option(name: .customLong("objective"), help: train("objectives", usage: "name=weight, repeated for several, e.g. --objective kd=0.5 --objective ce=0.5"))
     var objectives: [String] = []
-    @Option(help: "Softmax temperature of logit KD (default 2).") var temperature: Float?
-    @Flag(inversion: .prefixedNo, help: "Scale logit KD by τ² (default on).") var temperatureScaling: Bool?
-    @Option(help: "Top-k KD tail: ghost or renormalized (default ghost).") var topkTail: String?
-    @Option(help: "MiniLM v2 relation heads (default 12).") var relationHeads: Int?
-    @Option(help: "Hidden-state mapping: uniform, last or pairs (default uniform).") var hiddenMapping: String?
-    @Option(help: "Attention mapping: uniform, last or pairs (default last).") var attentionMapping: String?
-    @Option(help: "Relation mapping: last or pairs (default last).") var relationMapping: String?
-    @Option(help: "TED teacher filters written by `distillery ted-filters` (for the ted objective).") var tedFilters: String?
-    @Option(help: "TED mapping, student layer to filtered teacher layer: uniform, last or pairs (default uniform).") var tedMapping: String?
-    @Option(help: "Epochs (default 3).") var epochs: Int?
-    @Option(help: "Stop after this many updates.") var maxSteps: Int?
-    @Option(help: "Sequences per update (default 32).") var batchSize: Int?
-    @Option(help: "Peak learning rate (default 1e-4).") var learningRate: Float?
-    @Option(help: "Warm-up fraction of all updates (default 0.1).") var warmupRatio: Float?
-    @Option(help: "Decay after warm-up: linear, cosine, constant (default linear).") var schedule: String?
-    @Option(help: "AdamW decoupled weight decay (default 0.01).") var weightDecay: Float?
-    @Option(help: "Global gradient-norm clip, 0 = off (default 1).") var clipNorm: Float?
-    @Option(help: "Dropout of the student (default 0.1).") var dropout: Float?
-    @Option(help: "Seed of initialisation, shuffling and dropout (default 0).") var seed: UInt64?
-    @Option(help: "Evaluate every N updates (default: each epoch).") var evalEvery: Int?
-    @Option(help: "Metrics line every N updates (default 10).") var logEvery: Int?
-    @Option(help: "Seed of the batch order (default 0); students sharing it and the batch size share one pass over the cache.") var dataSeed: UInt64?
-    @Option(help: "Write a resumable checkpoint every N updates (default 200; 0 = only when interrupted).") var checkpointEvery: Int?
+    @Option(help: train("temperature")) var temperature: Float?
+    @Flag(inversion: .prefixedNo, help: train("scale_by_temperature_squared")) var temperatureScaling: Bool?
+    @Option(help: train("topk_tail")) var topkTail: String?
+    @Option(help: train("relation_heads")) var relationHeads: Int?
+    @Option(help: train("hidden_mapping")) var hiddenMapping: String?
+    @Option(help: train("attention_mapping")) var attentionMapping: String?
+    @Option(help: train("relation_mapping")) var relationMapping: String?
+    @Option(help: train("ted_filters")) var tedFilters: String?
+    @Option(help: train("ted_mapping")) var tedMapping: String?
+    @Option(help: train("epochs")) var epochs: Int?
+    @Option(help: train("max_steps")) var maxSteps: Int?
+    @Option(help: train("batch_size")) var batchSize: Int?
+    @Option(help: train("learning_rate")) var learningRate: Float?
+    @Option(help: train("warmup_ratio")) var warmupRatio: Float?
+    @Option(help: train("schedule")) var schedule: String?
+    @Option(help: train("weight_decay")) var weightDecay: Float?
+    @Option(help: train("clip_norm")) var clipNorm: Float?
+    @Option(help: train("student.dropout")) var dropout: Float?
+    @Option(help: train("seed")) var seed: UInt64?
+    @Option(help: train("eval_every")) var evalEvery: Int?
+    @Option(help: train("log_every")) var logEvery: Int?
+    @Option(help: train("data_seed")) var dataSeed: UInt64?
+    @Option(help: train("checkpoint_every")) var checkpointEvery: Int?
     @Option(name: .customLong("student"), help: "A student's train spec (YAML, optional `name:`); repeat to train several students in one pass. Run folders: OUT/NAME.")
     var studentFiles: [String] = []
     @Option(help: "A YAML file with a `students:` list (and optional `train:` defaults) to train in one pass. Run folders: OUT/NAME.")
@@ -171,44 +172,51 @@ struct TrainCommand: ParsableCommand {
     func applyFlags(to base: TrainSpec) throws -> TrainSpec {
         var s = base
         func set<T>(_ value: T?, _ keyPath: WritableKeyPath<TrainSpec, T>) { if let value { s[keyPath: keyPath] = value } }
-        set(layers, \.student.layers)
-        if let hiddenSize { s.student.hiddenSize = hiddenSize }
-        if let heads { s.student.heads = heads }
-        if let intermediateSize { s.student.intermediateSize = intermediateSize }
-        if let initialization { s.student.initialization = try .init(parsing: initialization) }
-        if !objectives.isEmpty {
-            var named: [String: Float] = [:]
-            for item in objectives {
-                let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, let weight = Float(parts[1]) else {
-                    throw ValidationError("--objective '\(item)': expected name=weight, e.g. kd=0.5")
-                }
-                named[parts[0]] = weight
-            }
-            s.objectives = try TrainSpec.objectives(named)
+        func set<T>(_ value: T?, _ keyPath: WritableKeyPath<TrainSpec, T?>) { if let value { s[keyPath: keyPath] = value } }
+        func parse<T>(_ text: String?, _ keyPath: WritableKeyPath<TrainSpec, T>, _ parse: (String) throws -> T) throws {
+            if let text { s[keyPath: keyPath] = try parse(text) }
         }
+        set(layers, \.student.layers); set(hiddenSize, \.student.hiddenSize); set(heads, \.student.heads)
+        set(intermediateSize, \.student.intermediateSize); set(dropout, \.student.dropout)
+        try parse(initialization, \.student.initialization, StudentSpec.Initialization.init(parsing:))
+        if !objectives.isEmpty { s.objectives = try TrainSpec.objectives(try Self.weights(objectives)) }
         set(temperature, \.temperature); set(temperatureScaling, \.scaleByTemperatureSquared)
         if let topkTail {
             guard let tail = TrainSpec.TopKTail(rawValue: topkTail) else { throw ValidationError("--topk-tail must be ghost or renormalized") }
             s.topkTail = tail
         }
         set(relationHeads, \.relationHeads)
-        if let hiddenMapping { s.hiddenMapping = try LayerMapping(parsing: hiddenMapping) }
-        if let attentionMapping { s.attentionMapping = try LayerMapping(parsing: attentionMapping) }
-        if let relationMapping { s.relationMapping = try LayerMapping(parsing: relationMapping) }
-        if let tedFilters { s.tedFilters = tedFilters }
-        if let tedMapping { s.tedMapping = try LayerMapping(parsing: tedMapping) }
+        try parse(hiddenMapping, \.hiddenMapping, LayerMapping.init(parsing:))
+        try parse(attentionMapping, \.attentionMapping, LayerMapping.init(parsing:))
+        try parse(relationMapping, \.relationMapping, LayerMapping.init(parsing:))
+        set(tedFilters, \.tedFilters); try parse(tedMapping, \.tedMapping, LayerMapping.init(parsing:))
         set(epochs, \.epochs); set(maxSteps, \.maxSteps); set(batchSize, \.batchSize); set(learningRate, \.learningRate)
         set(warmupRatio, \.warmupRatio)
         if let schedule {
             guard let decay = LearningRateSchedule.Decay(rawValue: schedule) else { throw ValidationError("--schedule must be linear, cosine or constant") }
             s.schedule = decay
         }
-        set(weightDecay, \.weightDecay); set(clipNorm, \.clipNorm); set(dropout, \.student.dropout); set(seed, \.seed)
+        set(weightDecay, \.weightDecay); set(clipNorm, \.clipNorm); set(seed, \.seed)
         set(evalEvery, \.evalEvery); set(logEvery, \.logEvery); set(dataSeed, \.dataSeed); set(checkpointEvery, \.checkpointEvery)
         do { try s.validate() } catch let error as DistillationError { throw ValidationError(error.description) }
         return s
     }
+
+    /// `--objective name=weight` items as a map.
+    static func weights(_ items: [String]) throws -> [String: Float] {
+        var named: [String: Float] = [:]
+        for item in items {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let weight = Float(parts[1]) else {
+                throw ValidationError("--objective '\(item)': expected name=weight, e.g. kd=0.5")
+            }
+            named[parts[0]] = weight
+        }
+        return named
+    }
 }
+
+/// The help of a train setting's flag, from `TrainSpec.settings` (default included).
+private func train(_ path: String, usage: String? = nil) -> ArgumentHelp { ArgumentHelp(TrainSpec.settings.help(path, usage: usage)) }
 
 extension StudentGroup.Schedule: ExpressibleByArgument {}

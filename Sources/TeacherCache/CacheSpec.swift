@@ -1,12 +1,14 @@
 import BoundedYAML
 import Foundation
 import HDF5
+import Settings
 import Yams
 
 /// What stage one stores: the same block is used by `distillery cache` flags and pipeline YAML.
 /// Layer numbers: hidden states 0 = embeddings output, 1…L = layer outputs; attention and
-/// relations (Q/K/V) 1…L = the layer whose self-attention they come from.
-public struct CacheSpec: Codable, Equatable, Sendable {
+/// relations (Q/K/V) 1…L = the layer whose self-attention they come from. The properties hold the
+/// defaults; `settings` declares each key once (YAML/JSON, the flag's help, the check on its own).
+public struct CacheSpec: Codable, Equatable, Sendable, HasSettings {
     /// Tokens per sequence, [CLS]/[SEP] included; longer examples are truncated (longest-first for pairs).
     public var maxLength = 128
     /// Sequences per teacher forward pass.
@@ -38,41 +40,37 @@ public struct CacheSpec: Codable, Equatable, Sendable {
 
     public init() {}
 
-    // The YAML block of pipelines and the JSON in cache files use these snake_case keys; any
-    // key may be left out and takes its default.
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case maxLength = "max_length", batchSize = "batch_size", hiddenLayers = "hidden_layers"
-        case attentionLayers = "attention_layers", relationLayers = "relation_layers", logits, topK = "top_k"
-        case sampledDraws = "sampled_draws", sampledTemperature = "sampled_temperature", seed, masking
-        case maskViews = "mask_views", codecs, compression, compressionLevel = "compression_level"
-        case chunkBytes = "chunk_bytes", commitEvery = "commit_every"
-    }
+    /// The YAML block of pipelines and the JSON in cache files use these snake_case keys, in this
+    /// order; any key may be left out and takes its default. Checks that need the teacher or other
+    /// keys are `validate`'s.
+    public static let settings = SettingsTable<CacheSpec>(defaults: CacheSpec(), invalid: CacheError.invalidSpec, [
+        Setting("max_length", \.maxLength, help: "Tokens per sequence, [CLS]/[SEP] included",
+                check: { $0 >= 3 ? nil : "max length must be at least 3, not \($0)" }),
+        Setting("batch_size", \.batchSize, help: "Sequences per teacher forward pass",
+                check: { $0 >= 1 ? nil : "batch size must be at least 1, not \($0)" }),
+        Setting("hidden_layers", \.hiddenLayers, flag: "hidden", help: "Hidden-state layers to store (0 = embeddings output)"),
+        Setting("attention_layers", \.attentionLayers, flag: "attention", help: "Layers whose attention probabilities to store (1-based)"),
+        Setting("relation_layers", \.relationLayers, flag: "relations", help: "Layers whose Q/K/V projections to store for MiniLMv2 relations (1-based)"),
+        Setting("logits", \.logits, help: "Output distribution forms to store"),
+        Setting("top_k", \.topK, help: "k of the top-k logits"),
+        Setting("sampled_draws", \.sampledDraws, help: "Draws per row for sampled logits, Random-Sampling KD"),
+        Setting("sampled_temperature", \.sampledTemperature, help: "Softmax temperature the samples are drawn at"),
+        Setting("seed", \.seed, help: "Seed for sampling and masked-LM masking"),
+        .block("masking", \.masking, help: "Masked-LM teachers: BERT masking"),
+        Setting("mask_views", \.maskViews, help: "Masked-LM teachers: differently masked copies of each sequence",
+                check: { $0 >= 1 ? nil : "mask views must be at least 1, not \($0)" }),
+        .block("codecs", \.codecs, help: "How each component is stored"),
+        Setting("compression", \.compression,
+                help: "Compressor; zstd needs the HDF5 plugin outside Distillery, gzip is read by any HDF5 reader"),
+        Setting("compression_level", \.compressionLevel, flag: "level", help: "Compression level, zstd 1–22, gzip 0–9"),
+        Setting("chunk_bytes", \.chunkBytes, help: "Uncompressed bytes per chunk", shown: "1 MiB",
+                check: { $0 >= 4096 ? nil : "chunk bytes must be at least 4096, not \($0)" }),
+        Setting("commit_every", \.commitEvery, help: "Sequences between commits, the points --resume restarts from",
+                check: { $0 >= 1 ? nil : "commit interval must be at least 1 sequence" }),
+    ])
 
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        // allKeys of a typed container drops names it does not know; look at the raw ones.
-        if let unknown = try unknownKey(in: decoder, known: CodingKeys.self) {
-            throw CacheError.invalidSpec(unknown)
-        }
-        let d = CacheSpec()
-        maxLength = try c.decodeIfPresent(Int.self, forKey: .maxLength) ?? d.maxLength
-        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
-        hiddenLayers = try c.decodeIfPresent([Int].self, forKey: .hiddenLayers) ?? d.hiddenLayers
-        attentionLayers = try c.decodeIfPresent([Int].self, forKey: .attentionLayers) ?? d.attentionLayers
-        relationLayers = try c.decodeIfPresent([Int].self, forKey: .relationLayers) ?? d.relationLayers
-        logits = try c.decodeIfPresent([LogitsForm].self, forKey: .logits) ?? d.logits
-        topK = try c.decodeIfPresent(Int.self, forKey: .topK) ?? d.topK
-        sampledDraws = try c.decodeIfPresent(Int.self, forKey: .sampledDraws) ?? d.sampledDraws
-        sampledTemperature = try c.decodeIfPresent(Float.self, forKey: .sampledTemperature) ?? d.sampledTemperature
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
-        masking = try c.decodeIfPresent(MaskingOptions.self, forKey: .masking) ?? d.masking
-        maskViews = try c.decodeIfPresent(Int.self, forKey: .maskViews) ?? d.maskViews
-        codecs = try c.decodeIfPresent(ComponentCodecs.self, forKey: .codecs) ?? d.codecs
-        compression = try c.decodeIfPresent(CacheCompression.self, forKey: .compression) ?? d.compression
-        compressionLevel = try c.decodeIfPresent(Int.self, forKey: .compressionLevel) ?? d.compressionLevel
-        chunkBytes = try c.decodeIfPresent(Int.self, forKey: .chunkBytes) ?? d.chunkBytes
-        commitEvery = try c.decodeIfPresent(Int.self, forKey: .commitEvery) ?? d.commitEvery
-    }
+    public init(from decoder: Decoder) throws { self = try Self.settings.decode(from: decoder) }
+    public func encode(to encoder: Encoder) throws { try Self.settings.encode(self, to: encoder) }
 
     /// A spec from YAML, the block pipelines use (snake_case keys, all optional), either at the top
     /// level of the file or under a `cache:` key.
@@ -88,28 +86,30 @@ public struct CacheSpec: Codable, Equatable, Sendable {
         case zstd, gzip, none
     }
 
-    public struct ComponentCodecs: Codable, Equatable, Sendable {
+    public struct ComponentCodecs: Codable, Equatable, Sendable, HasSettings {
         public var hidden = TensorCodec.fp16
         public var attention = TensorCodec.fp16
         public var relations = TensorCodec.fp16
         public var logits = TensorCodec.fp32
         public init() {}
 
-        public init(from decoder: Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            let d = ComponentCodecs()
-            hidden = try c.decodeIfPresent(TensorCodec.self, forKey: .hidden) ?? d.hidden
-            attention = try c.decodeIfPresent(TensorCodec.self, forKey: .attention) ?? d.attention
-            relations = try c.decodeIfPresent(TensorCodec.self, forKey: .relations) ?? d.relations
-            logits = try c.decodeIfPresent(TensorCodec.self, forKey: .logits) ?? d.logits
-        }
+        /// Keys it does not know are passed over, as they always were.
+        public static let settings = SettingsTable<ComponentCodecs>(defaults: ComponentCodecs(), invalid: CacheError.invalidSpec, refusesUnknownKeys: false, [
+            Setting("hidden", \.hidden, flag: "hidden-codec", help: "Codec of hidden states"),
+            Setting("attention", \.attention, flag: "attention-codec", help: "Codec of attention probabilities"),
+            Setting("relations", \.relations, flag: "relations-codec", help: "Codec of Q/K/V projections"),
+            Setting("logits", \.logits, flag: "logits-codec", help: "Codec of logits, full and top-k log-probabilities"),
+        ])
+
+        public init(from decoder: Decoder) throws { self = try Self.settings.decode(from: decoder) }
+        public func encode(to encoder: Encoder) throws { try Self.settings.encode(self, to: encoder) }
     }
 
-    /// Checks the spec against itself and the teacher; errors say which field and why.
+    /// Checks the spec against itself and the teacher; errors say which field and why. Each key's
+    /// own check is the table's; here the rules that need the teacher or several keys.
     public func validate(layers: Int, hasClassifier: Bool, hasMaskedLM: Bool, logitWidth: Int) throws {
         func fail(_ why: String) -> CacheError { .invalidSpec(why) }
-        if maxLength < 3 { throw fail("max length must be at least 3, not \(maxLength)") }
-        if batchSize < 1 { throw fail("batch size must be at least 1, not \(batchSize)") }
+        try Self.settings.check(self)
         for l in hiddenLayers where !(0...layers).contains(l) {
             throw fail("hidden layer \(l) is outside 0…\(layers) (0 = embeddings output)")
         }
@@ -129,7 +129,6 @@ public struct CacheSpec: Codable, Equatable, Sendable {
             if !(1...65_535).contains(sampledDraws) { throw fail("sampled draws must be in 1…65535, not \(sampledDraws)") }
             if !(sampledTemperature > 0) { throw fail("sampling temperature must be positive, not \(sampledTemperature)") }
         }
-        if maskViews < 1 { throw fail("mask views must be at least 1, not \(maskViews)") }
         if maskViews > 1 && !(hasMaskedLM && !hasClassifier) { throw fail("mask views apply to masked-LM teachers only") }
         if !(0 < masking.probability && masking.probability <= 1) { throw fail("masking probability must be in (0, 1]") }
         if let problem = masking.problem { throw fail(problem) }
@@ -138,8 +137,6 @@ public struct CacheSpec: Codable, Equatable, Sendable {
         case .gzip where !(0...9).contains(compressionLevel): throw fail("gzip level must be in 0…9, not \(compressionLevel)")
         default: break
         }
-        if chunkBytes < 4096 { throw fail("chunk bytes must be at least 4096, not \(chunkBytes)") }
-        if commitEvery < 1 { throw fail("commit interval must be at least 1 sequence") }
     }
 
     /// Nothing of the teacher's is stored: the cache holds the tokenized inputs and their labels
@@ -164,23 +161,6 @@ public struct CacheSpec: Codable, Equatable, Sendable {
         case .none: return H5DatasetOptions(chunkRows: rows, compression: .none, shuffle: false, checksum: true)
         }
     }
-}
-
-/// The first key of a keyed container that `Keys` does not know, described with the known ones;
-/// specs refuse such keys, since a typo would otherwise silently take the default.
-public func unknownKey<Keys: CodingKey & CaseIterable>(in decoder: Decoder, known: Keys.Type) throws -> String? {
-    guard let unknown = try decoder.container(keyedBy: AnyCodingKey.self).allKeys.first(where: { Keys(stringValue: $0.stringValue) == nil }) else {
-        return nil
-    }
-    return "unknown key '\(unknown.stringValue)' (known: \(Keys.allCases.map(\.stringValue).joined(separator: ", ")))"
-}
-
-/// Any key at all: lets a decoder list the raw keys of a mapping.
-private struct AnyCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
 }
 
 /// A spec from a YAML file: the block under `key:` (how pipeline files hold it) or, without that

@@ -1,4 +1,5 @@
 import Kernels
+import Settings
 
 /// The masked-LM input of one sequence and what the teacher must predict.
 public struct MaskingPlan: Sendable, Equatable {
@@ -17,7 +18,7 @@ public struct MaskingPlan: Sendable, Equatable {
 }
 
 /// BERT's masking settings (Devlin et al. 2019; Hugging Face `DataCollatorForLanguageModeling` defaults).
-public struct MaskingOptions: Sendable, Equatable, Codable {
+public struct MaskingOptions: Sendable, Equatable, Codable, HasSettings {
     /// The chance that a non-special position is selected (an independent Bernoulli draw per position).
     public var probability: Float = 0.15
     /// Of the selected positions, the share replaced by [MASK].
@@ -33,19 +34,18 @@ public struct MaskingOptions: Sendable, Equatable, Codable {
         self.seed = seed
     }
 
-    enum CodingKeys: String, CodingKey {
-        case probability, maskFraction = "mask_fraction", randomFraction = "random_fraction", seed
-    }
+    /// The `masking:` block of a cache spec; keys it does not know are passed over, as they always
+    /// were. Its rules are `problem`'s (and the cache spec's, for the probability).
+    public static let settings = SettingsTable<MaskingOptions>(defaults: MaskingOptions(), invalid: CacheError.invalidSpec, refusesUnknownKeys: false, [
+        Setting("probability", \.probability, flag: "mask-probability", help: "Masked-LM teachers: fraction of tokens masked"),
+        Setting("mask_fraction", \.maskFraction, yamlOnly: true, help: "Of the selected positions, the share replaced by [MASK]"),
+        Setting("random_fraction", \.randomFraction, yamlOnly: true, help: "Of the selected positions, the share replaced by a random id"),
+        Setting("seed", \.seed, yamlOnly: true, help: "Seed of the masking (`--seed` sets it with the cache's seed)"),
+    ])
 
     /// Missing keys take their defaults, so a configuration may name only what it changes.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        let defaults = MaskingOptions()
-        probability = try container.decodeIfPresent(Float.self, forKey: .probability) ?? defaults.probability
-        maskFraction = try container.decodeIfPresent(Float.self, forKey: .maskFraction) ?? defaults.maskFraction
-        randomFraction = try container.decodeIfPresent(Float.self, forKey: .randomFraction) ?? defaults.randomFraction
-        seed = try container.decodeIfPresent(UInt64.self, forKey: .seed) ?? defaults.seed
-    }
+    public init(from decoder: any Decoder) throws { self = try Self.settings.decode(from: decoder) }
+    public func encode(to encoder: any Encoder) throws { try Self.settings.encode(self, to: encoder) }
 
     /// Why these options cannot be used, or nil: each share in [0, 1], maskFraction + randomFraction ≤ 1.
     public var problem: String? {

@@ -2,6 +2,7 @@ import Datasets
 import Distillation
 import Foundation
 import SchemaValidation
+import Settings
 import TeacherCache
 import TestSupport
 import Training
@@ -202,38 +203,86 @@ final class PipelineSchemaTests: XCTestCase {
         try XCTUnwrap(try definition(name, tree)["enum"] as? [String], name)
     }
 
-    /// The keys a Codable value writes (every key, when optionals are set).
-    private func encodedKeys<T: Encodable>(_ value: T) throws -> Set<String> {
-        Set(try XCTUnwrap(try JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? [String: Any]).keys)
+    /// The JSON a spec writes, as a tree.
+    private func encoded<T: Encodable>(_ value: T) throws -> [String: Any] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? [String: Any])
     }
 
-    func testKeysAreTheSwiftSpecsKeys() throws {
-        let tree = try schemaTree()
-        let cache = CacheSpec()
-        XCTAssertEqual(try propertyNames("cacheSpec", tree), try encodedKeys(cache))
-        let cacheProperties = try XCTUnwrap(try definition("cacheSpec", tree)["properties"] as? [String: [String: Any]])
-        XCTAssertEqual(Set((cacheProperties["masking"]?["properties"] as? [String: Any])?.keys ?? [:].keys), try encodedKeys(cache.masking))
-        XCTAssertEqual(Set((cacheProperties["codecs"]?["properties"] as? [String: Any])?.keys ?? [:].keys), try encodedKeys(cache.codecs))
+    /// The node at a `#/…` pointer of the schema file.
+    private func node(_ pointer: String, _ tree: [String: Any]) throws -> [String: Any] {
+        var here: Any = tree
+        for part in pointer.dropFirst(2).split(separator: "/") { here = try XCTUnwrap((here as? [String: Any])?[String(part)], pointer) }
+        return try XCTUnwrap(here as? [String: Any], pointer)
+    }
 
+    /// The pointer of the object schema a property's block is (following a plain `$ref`).
+    private func blockPointer(_ pointer: String, _ tree: [String: Any]) throws -> String {
+        let n = try node(pointer, tree)
+        if n["properties"] == nil, let ref = n["$ref"] as? String { return try blockPointer(ref, tree) }
+        return pointer
+    }
+
+    /// The words a property's schema accepts (its `enum`, or its items', through `$ref`s).
+    private func enumValues(at pointer: String, _ tree: [String: Any]) throws -> [String]? {
+        let n = try node(pointer, tree)
+        if let words = n["enum"] as? [String] ?? (n["items"] as? [String: Any])?["enum"] as? [String] { return words }
+        return try (n["$ref"] as? String).flatMap { try enumValues(at: $0, tree) }
+    }
+
+    /// The train, student and cache blocks are the Swift specs' settings tables: the same keys;
+    /// each property's `default` the value `Spec()` writes (none where it writes none); every
+    /// value a spec with each setting changed writes is accepted; an enum is the setting's choices.
+    func testBlocksAreTheSettingsTables() throws {
+        let tree = try schemaTree()
+        let schema = try schema()
         var train = TrainSpec()
-        train.tedFilters = "filters.safetensors"
-        XCTAssertEqual(try propertyNames("trainSpec", tree), try encodedKeys(train))
-        XCTAssertEqual(try propertyNames("namedStudent", tree), try encodedKeys(train).union(["name"]))
-        var student = StudentSpec()
-        student.hiddenSize = 384; student.heads = 12; student.intermediateSize = 1536
-        XCTAssertEqual(try propertyNames("studentSpec", tree), try encodedKeys(student))
+        train.tedFilters = "filters.safetensors"; train.objectives = [.kd: 0.5, .ted: 1]; train.hiddenMapping = try LayerMapping(parsing: "1:2")
+        train.student.hiddenSize = 384; train.student.heads = 12; train.student.intermediateSize = 1536
+        train.student.initialization = .teacher(.list([1, 3]))
+        var cache = CacheSpec()
+        cache.hiddenLayers = [0, 3]; cache.attentionLayers = [3]; cache.relationLayers = [3]; cache.logits = [.full, .topk]
+        let blocks: [(pointer: String, leaves: [SettingLeaf], keys: [String], defaults: [String: Any], changed: [String: Any])] = [
+            ("#/$defs/trainSpec", TrainSpec.settings.leaves, TrainSpec.settings.keys, try encoded(TrainSpec()), try encoded(train)),
+            ("#/$defs/cacheSpec", CacheSpec.settings.leaves, CacheSpec.settings.keys, try encoded(CacheSpec()), try encoded(cache)),
+        ]
+        for block in blocks {
+            XCTAssertEqual(Set(try XCTUnwrap(try node(block.pointer, tree)["properties"] as? [String: Any]).keys), Set(block.keys), block.pointer)
+            var nestedKeys: [String: Set<String>] = [:]
+            for leaf in block.leaves {
+                let path = leaf.path.split(separator: ".").map(String.init)
+                var object = block.pointer
+                var defaults: Any? = block.defaults, changed: Any? = block.changed
+                for outer in path.dropLast() {
+                    object = try blockPointer("\(object)/properties/\(outer)", tree)
+                    defaults = (defaults as? [String: Any])?[outer]; changed = (changed as? [String: Any])?[outer]
+                    nestedKeys[object, default: []].insert(path.last!)
+                }
+                let property = "\(object)/properties/\(path.last!)"
+                let stated = try node(property, tree)["default"]
+                let written = (defaults as? [String: Any])?[path.last!]
+                switch (stated, written) {
+                case (nil, nil): break
+                case let (stated?, written?): XCTAssertTrue((stated as? NSObject)?.isEqual(written) == true, "\(property): default \(stated), Swift writes \(written)")
+                default: XCTFail("\(property): default \(stated.map { "\($0)" } ?? "none"), Swift writes \(written.map { "\($0)" } ?? "nothing")")
+                }
+                if let value = (changed as? [String: Any])?[path.last!] {
+                    XCTAssertEqual(try schema.validate(value, against: property).map(\.description), [], "\(property) refuses \(value)")
+                } else {
+                    XCTFail("\(leaf.path): the changed spec writes no value to check")
+                }
+                XCTAssertEqual(try enumValues(at: property, tree), leaf.choices.map { $0 }, property)
+            }
+            for (object, keys) in nestedKeys {
+                XCTAssertEqual(Set(try XCTUnwrap(try node(object, tree)["properties"] as? [String: Any]).keys), keys, object)
+            }
+        }
+        XCTAssertEqual(try propertyNames("namedStudent", tree), Set(TrainSpec.settings.keys).union(["name"]))
         XCTAssertEqual(try propertyNames("objectiveWeights", tree), Set(ObjectiveKind.allCases.map(\.rawValue)))
     }
 
     func testEnumsAreTheSwiftEnums() throws {
         let tree = try schemaTree()
         XCTAssertEqual(try enumValues("tensorCodec", tree), TensorCodec.allCases.map(\.rawValue))
-        let cache = try XCTUnwrap(try definition("cacheSpec", tree)["properties"] as? [String: [String: Any]])
-        XCTAssertEqual((cache["logits"]?["items"] as? [String: Any])?["enum"] as? [String], CacheSpec.LogitsForm.allCases.map(\.rawValue))
-        XCTAssertEqual(cache["compression"]?["enum"] as? [String], CacheSpec.CacheCompression.allCases.map(\.rawValue))
-        let train = try XCTUnwrap(try definition("trainSpec", tree)["properties"] as? [String: [String: Any]])
-        XCTAssertEqual(train["topk_tail"]?["enum"] as? [String], TrainSpec.TopKTail.allCases.map(\.rawValue))
-        XCTAssertEqual(train["schedule"]?["enum"] as? [String], LearningRateSchedule.Decay.allCases.map(\.rawValue))
         let data = try XCTUnwrap(try definition("data", tree)["properties"] as? [String: [String: Any]])
         XCTAssertEqual(data["format"]?["enum"] as? [String], DatasetFormat.allCases.map(\.rawValue))
     }
