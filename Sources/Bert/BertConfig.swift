@@ -36,6 +36,12 @@ public struct BertConfig: Codable, Equatable, Sendable {
     public var headSize: Int { hiddenSize / numAttentionHeads }
     /// The longest input the position embeddings cover (RoBERTa: 2 fewer than max_position_embeddings).
     public var maxSequenceLength: Int { family.maxSequenceLength(self) }
+    /// `maxSequenceLength` for messages: "max_position_embeddings 512", or for RoBERTa "the 512
+    /// positions max_position_embeddings 514 leaves after pad_token_id 1".
+    public var positionsDescription: String {
+        maxSequenceLength == maxPositionEmbeddings ? "max_position_embeddings \(maxPositionEmbeddings)"
+            : "the \(maxSequenceLength) positions max_position_embeddings \(maxPositionEmbeddings) leaves after pad_token_id \(padTokenId)"
+    }
 
     /// A `config.json` key; which key holds which number depends on the family (`ConfigKeys`).
     struct Key: CodingKey {

@@ -191,7 +191,7 @@ public final class BertForward {
             throw BertError.input("batch \(input.batch) × seq \(input.seq) outside the allocated \(maxBatch) × \(maxSeq)")
         }
         guard input.seq <= config.maxSequenceLength else {
-            throw BertError.input("sequence length \(input.seq) exceeds the \(config.maxSequenceLength) positions of max_position_embeddings \(config.maxPositionEmbeddings)")
+            throw BertError.input("sequence length \(input.seq) exceeds \(config.positionsDescription)")
         }
         let n = input.batch * input.seq
         guard input.inputIds.count == n, input.tokenTypeIds.count == n, input.attentionMask.count == n else {

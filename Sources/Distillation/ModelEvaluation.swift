@@ -19,7 +19,7 @@ public enum ModelEvaluation {
         let classes = model.heads.classifierLabels
         guard classes > 1 else { throw DistillationError.incompatible("\(folder.path) has no classification head to evaluate") }
         let cache = try CacheReader(url: url)
-        let maxSeq = min(cache.spec.maxLength, model.config.maxPositionEmbeddings)
+        let maxSeq = min(cache.spec.maxLength, model.config.maxSequenceLength)
         let forward = BertForward(model: model, maxBatch: batchSize, maxSeq: maxSeq, capture: [.logits])
         var predictions: [Int] = [], gold: [Int] = []
         let batches = CacheBatches(reader: cache, options: .init(batchSize: batchSize, selection: CacheSelection()))

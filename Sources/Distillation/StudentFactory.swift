@@ -6,9 +6,16 @@ import Training
 /// from what the cache teaches, and its first weights (random, or copied from teacher layers
 /// as in Wang et al. 2023, "How to distill your BERT").
 public enum StudentFactory {
-    /// The student's config: the teacher's, with the spec's depth and any width it overrides.
+    /// The student's config: the teacher's, with the spec's depth, any width it overrides, and its
+    /// family. A family that counts positions after the padding id (RoBERTa) gets that many more
+    /// position rows than a teacher counting from 0, so both cover the same sequence lengths.
     public static func config(for spec: StudentSpec, teacher: BertConfig) throws -> BertConfig {
         var config = teacher
+        if let name = spec.family {
+            config.family = try ModelFamily.named(name)
+            config.maxPositionEmbeddings = teacher.maxSequenceLength + positionOffset(config)
+            if config.family.tokenTypes && !teacher.family.tokenTypes { config.typeVocabSize = 2 }
+        }
         config.numHiddenLayers = spec.layers
         config.hiddenSize = spec.hiddenSize ?? teacher.hiddenSize
         config.numAttentionHeads = spec.heads ?? (spec.hiddenSize == nil ? teacher.numAttentionHeads : max(1, config.hiddenSize / 64))
@@ -20,6 +27,11 @@ public enum StudentFactory {
             throw DistillationError.invalidSpec("student hidden size \(config.hiddenSize) is not a multiple of its \(config.numAttentionHeads) heads")
         }
         return config
+    }
+
+    /// The position-embedding row of a sequence's first token: 0, or pad_token_id + 1 for RoBERTa.
+    static func positionOffset(_ config: BertConfig) -> Int {
+        config.maxPositionEmbeddings - config.maxSequenceLength
     }
 
     /// Teacher layers (1-based) a student of `studentLayers` copies.
@@ -68,7 +80,11 @@ public enum StudentFactory {
             student[dst].update(from: teacher.parameters[src], count: dst.count)
         }
         copy(from.wordEmbeddings, to.wordEmbeddings)
-        copy(from.positionEmbeddings, to.positionEmbeddings)
+        // Position t of the student gets the teacher's position t, wherever each family starts counting.
+        let (fromRow, toRow) = (positionOffset(t), positionOffset(s))
+        let rows = min(t.maxPositionEmbeddings - fromRow, s.maxPositionEmbeddings - toRow)
+        (student[to.positionEmbeddings] + toRow * s.hiddenSize)
+            .update(from: teacher.parameters[from.positionEmbeddings] + fromRow * t.hiddenSize, count: rows * s.hiddenSize)
         copy(from.tokenTypeEmbeddings, to.tokenTypeEmbeddings)
         copy(from.embeddingNormWeight, to.embeddingNormWeight)
         copy(from.embeddingNormBias, to.embeddingNormBias)
@@ -76,8 +92,12 @@ public enum StudentFactory {
             let a = from.layers[teacherLayer - 1], b = to.layers[studentIndex]
             for (src, dst) in zip(a.tensors, b.tensors) { copy(src, dst) }
         }
-        copy(from.poolerWeight, to.poolerWeight); copy(from.poolerBias, to.poolerBias)
-        copy(from.classifierWeight, to.classifierWeight); copy(from.classifierBias, to.classifierBias)
+        // The dense layer before the classifier only where it has the same activation (BERT's tanh
+        // pooler is not DistilBERT's ReLU pre_classifier).
+        if t.family.poolerActivation == s.family.poolerActivation {
+            copy(from.poolerWeight, to.poolerWeight); copy(from.poolerBias, to.poolerBias)
+            copy(from.classifierWeight, to.classifierWeight); copy(from.classifierBias, to.classifierBias)
+        }
         copy(from.mlmTransformWeight, to.mlmTransformWeight); copy(from.mlmTransformBias, to.mlmTransformBias)
         copy(from.mlmNormWeight, to.mlmNormWeight); copy(from.mlmNormBias, to.mlmNormBias)
         copy(from.mlmBias, to.mlmBias)

@@ -141,7 +141,7 @@ public final class StudentTrainer {
         initializedFrom = try StudentFactory.initialize(parameters, spec: spec.student, teacherDirectory: teacherDirectory, seed: spec.seed)
         gradients = BertParameters(layout: layout)
         // The builder caps sequences at the teacher's positions; the student has the same table.
-        maxSeq = min(cache.spec.maxLength, config.maxPositionEmbeddings)
+        maxSeq = min(cache.spec.maxLength, config.maxSequenceLength)
         graph = BertTrainingGraph(layout: layout, maxBatch: spec.batchSize, maxSeq: maxSeq, dropout: spec.student.dropout)
         objectives = DistillationObjectives(plan: plan, maxBatch: spec.batchSize, maxSeq: maxSeq, seed: spec.seed)
         segments = ParameterSegment.segments(of: parameters, gradients: gradients) + objectives.segments

@@ -116,7 +116,7 @@ public enum TeacherFinetuning {
         // Stage one, inputs only: token ids and labels; the teacher is not run.
         var cacheSpec = CacheSpec()
         // No longer than the model's positions (the trainer sizes its buffers by the cache's max length).
-        cacheSpec.maxLength = min(request.maxLength, base.config.maxPositionEmbeddings)
+        cacheSpec.maxLength = min(request.maxLength, base.config.maxSequenceLength)
         cacheSpec.batchSize = spec.batchSize
         func cache(_ data: URL, _ name: String, labelMap: LabelMap?) throws -> URL {
             var options = request.readOptions

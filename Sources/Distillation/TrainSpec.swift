@@ -1,3 +1,4 @@
+import Bert
 import Foundation
 import Settings
 import TeacherCache
@@ -171,6 +172,10 @@ public struct StudentSpec: Codable, Equatable, Sendable, HasSettings {
     /// `random`, or copy embeddings plus teacher layers: `lower`, `upper`, `uniform`, or a list like `1,3,5`.
     public var initialization = Initialization.teacher(.lower)
     public var dropout: Float = 0.1
+    /// The student's model family (`model_type`: bert, roberta, xlm-roberta, distilbert); nil takes
+    /// the teacher's. The student shares the teacher's tokenizer, so only the network changes
+    /// (a DistilBERT student of a BERT teacher, as DistilBERT itself was made).
+    public var family: String?
 
     public enum Initialization: Equatable, Sendable, Codable, CustomStringConvertible {
         case random
@@ -226,6 +231,9 @@ public struct StudentSpec: Codable, Equatable, Sendable, HasSettings {
         Setting("init", \.initialization, flag: "initialization",
                 help: "Initialisation: random, or teacher layers lower, upper, uniform, or a list like 1,3,5"),
         Setting("dropout", \.dropout, help: "Dropout of the student", check: { (0..<1).contains($0) ? nil : "dropout must be in [0, 1)" }),
+        Setting("family", optional: \.family, choices: ModelFamily.all.flatMap(\.modelTypes), help: "Student model family (default: the teacher's)",
+                check: { name in ModelFamily.all.contains { $0.modelTypes.contains(name) } ? nil
+                    : "student family '\(name)' is not supported; supported: \(ModelFamily.all.flatMap(\.modelTypes).joined(separator: ", "))" }),
     ])
 
     public init(from decoder: Decoder) throws { self = try Self.settings.decode(from: decoder) }

@@ -45,9 +45,9 @@ struct ForwardCommand: ParsableCommand {
         guard tokenizer.vocabularySize == bert.config.vocabSize else {
             throw ValidationError("\(folder.path)/vocab.txt has \(tokenizer.vocabularySize) tokens but config.json says vocab_size \(bert.config.vocabSize)")
         }
-        let positions = bert.config.maxPositionEmbeddings
+        let positions = bert.config.maxSequenceLength
         if let maxLength, maxLength > positions {
-            throw ValidationError("--max-length \(maxLength) is over max_position_embeddings \(positions) (\(folder.path)/config.json)")
+            throw ValidationError("--max-length \(maxLength) is over \(bert.config.positionsDescription) (\(folder.path)/config.json)")
         }
         let lines = try readExamples(URL(fileURLWithPath: input))
         let batch = tokenizer.encodeBatch(lines, maxLength: maxLength ?? min(128, positions))

@@ -41,6 +41,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: train("student.heads")) var heads: Int?
     @Option(help: train("student.intermediate_size")) var intermediateSize: Int?
     @Option(help: train("student.init")) var initialization: String?
+    @Option(help: train("student.family")) var family: String?
     @Option(name: .customLong("objective"), help: train("objectives", usage: "name=weight, repeated for several, e.g. --objective kd=0.5 --objective ce=0.5"))
     var objectives: [String] = []
     @Option(help: train("temperature")) var temperature: Float?
@@ -177,7 +178,7 @@ struct TrainCommand: ParsableCommand {
             if let text { s[keyPath: keyPath] = try parse(text) }
         }
         set(layers, \.student.layers); set(hiddenSize, \.student.hiddenSize); set(heads, \.student.heads)
-        set(intermediateSize, \.student.intermediateSize); set(dropout, \.student.dropout)
+        set(intermediateSize, \.student.intermediateSize); set(dropout, \.student.dropout); set(family, \.student.family)
         try parse(initialization, \.student.initialization, StudentSpec.Initialization.init(parsing:))
         if !objectives.isEmpty { s.objectives = try TrainSpec.objectives(try Self.weights(objectives)) }
         set(temperature, \.temperature); set(temperatureScaling, \.scaleByTemperatureSquared)

@@ -77,10 +77,11 @@ public struct Setting<Spec>: @unchecked Sendable {
                   shown: { spec in showing(spec[keyPath: path]) })
     }
 
-    /// An optional value: written only when set, checked only when set.
+    /// An optional value: written only when set, checked only when set; `choices` lists the
+    /// values it may take when they are not an enum's cases (the schema's `enum` is held to them).
     public init<V: Codable>(_ key: String, optional path: WritableKeyPath<Spec, V?>, flag: String? = nil, yamlOnly: Bool = false,
-                            help: String, shown: String? = nil, check: ((V) -> String?)? = nil) {
-        self.init(key: key, help: help, flag: flag, yamlOnly: yamlOnly, choices: nil, shownDefault: shown,
+                            choices: [String]? = nil, help: String, shown: String? = nil, check: ((V) -> String?)? = nil) {
+        self.init(key: key, help: help, flag: flag, yamlOnly: yamlOnly, choices: choices, shownDefault: shown,
                   decode: { spec, c in if let v = try c.decodeIfPresent(V.self, forKey: SettingKey(key)) { spec[keyPath: path] = v } },
                   encode: { spec, c in try c.encodeIfPresent(spec[keyPath: path], forKey: SettingKey(key)) },
                   problem: { spec in spec[keyPath: path].flatMap { check?($0) } },

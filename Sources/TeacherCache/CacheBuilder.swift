@@ -163,12 +163,12 @@ public enum CacheBuilder {
     /// smaller teacher's max_position_embeddings; any other value over it is refused, naming
     /// config.json (it was capped silently while the cache recorded the larger number).
     static func maxLength(_ spec: CacheSpec, model: BertModel, teacher: URL, logger: Logger?) throws -> Int {
-        let positions = model.config.maxPositionEmbeddings
+        let positions = model.config.maxSequenceLength
         guard spec.maxLength > positions else { return spec.maxLength }
         guard spec.maxLength == CacheSpec().maxLength else {
-            throw CacheError.invalidSpec("max_length \(spec.maxLength) is over the teacher's max_position_embeddings \(positions) (\(teacher.path)/config.json); use at most \(positions)")
+            throw CacheError.invalidSpec("max_length \(spec.maxLength) is over the teacher's \(model.config.positionsDescription) (\(teacher.path)/config.json); use at most \(positions)")
         }
-        logger?.notice("max_length: the default \(spec.maxLength) is over the teacher's max_position_embeddings \(positions); caching at \(positions)")
+        logger?.notice("max_length: the default \(spec.maxLength) is over the teacher's \(model.config.positionsDescription); caching at \(positions)")
         return positions
     }
 

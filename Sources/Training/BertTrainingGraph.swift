@@ -84,7 +84,7 @@ public final class BertTrainingGraph {
         let config = layout.config
         precondition(maxBatch > 0 && maxSeq > 0, "empty graph \(maxBatch) × \(maxSeq)")
         precondition(maxSeq <= config.maxSequenceLength,
-                     "maxSeq \(maxSeq) exceeds the \(config.maxSequenceLength) positions of max_position_embeddings \(config.maxPositionEmbeddings)")
+                     "maxSeq \(maxSeq) exceeds \(config.positionsDescription)")
         precondition(dropout >= 0 && dropout < 1, "dropout \(dropout) outside [0, 1)")
         self.layout = layout; self.maxBatch = maxBatch; self.maxSeq = maxSeq; self.dropout = dropout
         c = config.hiddenSize; heads = config.numAttentionHeads; inner = config.intermediateSize

@@ -1,4 +1,5 @@
 import Bert
+import Logging
 import Foundation
 import TestSupport
 import XCTest
@@ -87,6 +88,60 @@ final class FamilyExportTests: XCTestCase {
             for row in 0..<e.mask.count where e.mask[row] == 1 {
                 for j in 0..<v { XCTAssertEqual(logits[row * v + j], e.forward.maskedLMLogits[row * v + j], accuracy: 1e-5, "\(e.name) MLM row \(row)") }
             }
+        }
+    }
+}
+
+/// A student of another family than its teacher, sharing its tokenizer (DistilBERT from a BERT
+/// teacher, as DistilBERT itself was made; RoBERTa from BERT): initialised from the teacher's layers
+/// with each position at its place, trained from the cache, exported as its own family, and
+/// loaded by transformers with the same outputs.
+final class StudentFamilyTests: XCTestCase {
+    func testStudentsOfAnotherFamilyTrainAndExport() throws {
+        let folder = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let caches = try TrainFixtures.caches(in: folder, trainRows: 16, devRows: 8)
+        let teacher = try BertModel.load(directory: TrainFixtures.teacher("cls"))
+        var checks: [String] = []
+        var expected: [(name: String, logits: [Float])] = []
+        let input = BertInput(batch: 1, seq: 5, inputIds: [2, 10, 11, 12, 3], tokenTypeIds: [0, 0, 0, 0, 0], attentionMask: [1, 1, 1, 1, 1])
+        for family in ["distilbert", "roberta"] {
+            var spec = TrainFixtures.spec([.kd: 1, .hiddenMSE: 1, .attentionKL: 1], steps: 3)
+            spec.student.family = family
+            spec.student.initialization = .teacher(.list([2]))
+            let trainer = try StudentTrainer(spec: spec, cache: caches.train, teacherDirectory: TrainFixtures.teacher("cls"),
+                                             logger: Logger(label: "test"), name: family)
+            let config = trainer.student.config
+            XCTAssertEqual(config.family.name, family)
+            // Position t of the student starts as the teacher's position t (RoBERTa counts from pad + 1).
+            let offset = family == "roberta" ? config.padTokenId + 1 : 0, c = config.hiddenSize
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: trainer.student.parameters[trainer.student.layout.positionEmbeddings] + offset * c, count: 3 * c)),
+                           Array(UnsafeBufferPointer(start: teacher.parameters[teacher.layout.positionEmbeddings], count: 3 * c)), family)
+            XCTAssertEqual(trainer.student.layout.tokenTypeEmbeddings == nil, family == "distilbert")
+            let run = folder.appendingPathComponent("run-\(family)")
+            let summary = try trainer.train(dev: caches.dev, run: RunFolder(url: run))
+            XCTAssertTrue(summary.lossHistory.allSatisfy { $0.values.allSatisfy(\.isFinite) }, family)
+            let exported = try BertModel.load(directory: run.appendingPathComponent("final"))
+            XCTAssertEqual(exported.config.family.name, family)
+            let forward = BertForward(model: exported, maxBatch: 1, maxSeq: 5, capture: .logits)
+            try forward.run(input)
+            expected.append((family, Array(forward.classifierLogits)))
+            let inputFile = folder.appendingPathComponent("input.json")
+            try #"{"input_ids": [[2, 10, 11, 12, 3]], "token_type_ids": [[0, 0, 0, 0, 0]], "attention_mask": [[1, 1, 1, 1, 1]]}"#
+                .write(to: inputFile, atomically: true, encoding: .utf8)
+            checks += [run.appendingPathComponent("final").path, inputFile.path]
+        }
+        guard (try? shell("python3 -c 'import torch, transformers'").status) == 0 else {
+            return print("transformers check skipped: torch/transformers not installed (make setup-reference)")
+        }
+        let result = try runProgram("python3", [packageRoot.appendingPathComponent("scripts/check_student.py").path] + checks)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        for (line, (family, logits)) in zip(result.stdout.split(separator: "\n"), expected) {
+            let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            XCTAssertEqual(json["architecture"] as? String, try ModelFamily.named(family).architectures.classifier)
+            let theirs = (json["logits"] as! [Double]).map(Float.init)
+            XCTAssertEqual(theirs.count, logits.count)
+            for j in 0..<logits.count { XCTAssertEqual(theirs[j], logits[j], accuracy: 1e-5, family) }
         }
     }
 }

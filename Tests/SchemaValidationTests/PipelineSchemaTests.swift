@@ -238,7 +238,7 @@ final class PipelineSchemaTests: XCTestCase {
         var train = TrainSpec()
         train.tedFilters = "filters.safetensors"; train.objectives = [.kd: 0.5, .ted: 1]; train.hiddenMapping = try LayerMapping(parsing: "1:2")
         train.student.hiddenSize = 384; train.student.heads = 12; train.student.intermediateSize = 1536
-        train.student.initialization = .teacher(.list([1, 3]))
+        train.student.initialization = .teacher(.list([1, 3])); train.student.family = "distilbert"
         var cache = CacheSpec()
         cache.hiddenLayers = [0, 3]; cache.attentionLayers = [3]; cache.relationLayers = [3]; cache.logits = [.full, .topk]
         let blocks: [(pointer: String, leaves: [SettingLeaf], keys: [String], defaults: [String: Any], changed: [String: Any])] = [
