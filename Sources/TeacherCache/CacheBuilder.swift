@@ -109,8 +109,8 @@ public enum CacheBuilder {
                     let (example, view) = (sequence / views, sequence % views)
                     let e = data.examples[example]
                     let encoding = tokenizer.encode(e.text, pair: e.textPair, maxLength: maxSeq)
-                    var record = SequenceRecord(exampleIndex: example, view: view, exampleId: e.id, label: labels.values[example],
-                                                inputIds: encoding.inputIds, tokenTypeIds: encoding.tokenTypeIds, masking: nil)
+                    var record = SequenceRecord(exampleIndex: example, view: view, exampleId: e.id, text: e.text, textPair: e.textPair,
+                                                label: labels.values[example], inputIds: encoding.inputIds, tokenTypeIds: encoding.tokenTypeIds, masking: nil)
                     if maskedLM {
                         let plan = Masking.mask(encoding.inputIds, specialIds: specials, maskId: tokenizer.maskId,
                                                 vocabularySize: model.config.vocabSize, options: spec.masking,
@@ -187,7 +187,7 @@ public enum CacheBuilder {
         for first in stride(from: 0, to: data.examples.count, by: spec.batchSize) {
             let records = data.examples[first..<min(first + spec.batchSize, data.examples.count)].map { e in
                 let encoding = tokenizer.encode(e.text, pair: e.textPair, maxLength: forward.maxSeq)
-                return SequenceRecord(exampleIndex: 0, view: 0, exampleId: e.id, label: nil, inputIds: encoding.inputIds,
+                return SequenceRecord(exampleIndex: 0, view: 0, exampleId: e.id, text: e.text, textPair: e.textPair, label: nil, inputIds: encoding.inputIds,
                                       tokenTypeIds: encoding.tokenTypeIds, masking: nil)
             }
             try forward.run(paddedInput(records, padId: tokenizer.padId))
@@ -242,7 +242,8 @@ public enum CacheBuilder {
             vocabularySHA256: try ContentHash.file(at: folder.appendingPathComponent("vocab.txt")),
             vocabularySize: model.config.vocabSize, hiddenSize: model.config.hiddenSize, layers: model.config.numHiddenLayers,
             heads: model.config.numAttentionHeads, head: head, classifierLabels: heads.classifierLabels)
-        return CacheProvenance(teacher: teacher, datasets: data.files, labelNames: labelNames)
+        return CacheProvenance(teacher: teacher, datasets: data.files, labelNames: labelNames,
+                               exampleText: .init(pairs: data.examples.contains { $0.textPair != nil }))
     }
 
     /// Pads a batch to its longest sequence.

@@ -44,8 +44,23 @@ public enum CacheLayout {
     public static let inputIds = "inputs/input_ids"
     public static let tokenTypeIds = "inputs/token_type_ids"
     public static let exampleIndex = "inputs/example_index"
-    public static let exampleIdBytes = "inputs/example_id_bytes"
-    public static let exampleIdOffsets = "inputs/example_id_offsets"
+    /// A string per sequence: UTF-8 bytes on an axis of their own, and int64 offsets (sequence i
+    /// owns bytes offsets[i]..<offsets[i+1]).
+    public struct StringColumn: Sendable, Equatable {
+        public let bytes: String, offsets: String, axis: String
+    }
+    /// Each sequence's example id (always stored).
+    public static let exampleIds = StringColumn(bytes: "inputs/example_id_bytes", offsets: "inputs/example_id_offsets", axis: "example_id_bytes")
+    /// Each sequence's example text, as the teacher's tokenizer read it (students with another
+    /// tokenizer encode it themselves), and the second text of pairs.
+    public static let texts = StringColumn(bytes: "inputs/text_bytes", offsets: "inputs/text_offsets", axis: "text_bytes")
+    public static let textPairs = StringColumn(bytes: "inputs/text_pair_bytes", offsets: "inputs/text_pair_offsets", axis: "text_pair_bytes")
+
+    /// The string columns of a cache: example ids always, texts (and pairs) where the provenance says so.
+    public static func stringColumns(_ provenance: CacheProvenance) -> [StringColumn] {
+        guard let text = provenance.exampleText else { return [exampleIds] }
+        return text.pairs ? [exampleIds, texts, textPairs] : [exampleIds, texts]
+    }
     public static let labels = "inputs/labels"
 
     // Masked-LM teachers: positions masked in stage one (within each sequence) and the tokens they hid.
@@ -68,7 +83,7 @@ public enum CacheLayout {
     public static let attentionOffsets = "attention/offsets"
     public static func relations(_ layer: Int) -> String { "relations/layer_\(layer)" }
     /// The offsets arrays: each shard's start at 0, so a merged cache stores them shifted.
-    public static let offsetDatasets = [offsets, exampleIdOffsets, maskOffsets, attentionOffsets, sampledOffsets]
+    public static let offsetDatasets = [offsets, exampleIds.offsets, texts.offsets, textPairs.offsets, maskOffsets, attentionOffsets, sampledOffsets]
     /// Per-row scales of an int8 tensor dataset.
     public static func scales(of path: String) -> String { path + "_scale" }
 
@@ -177,9 +192,11 @@ public enum CacheLayout {
             .init(path: inputIds, type: ids, columns: 0, axis: "tokens"),
             .init(path: tokenTypeIds, type: .uint8, columns: 0, axis: "tokens"),
             .init(path: exampleIndex, type: .int64, columns: 0, axis: "sequences"),
-            .init(path: exampleIdBytes, type: .uint8, columns: 0, axis: "example_id_bytes"),
-            .init(path: exampleIdOffsets, type: .int64, columns: 0, axis: "sequences+1"),
         ]
+        for column in stringColumns(provenance) {
+            plan += [.init(path: column.bytes, type: .uint8, columns: 0, axis: column.axis),
+                     .init(path: column.offsets, type: .int64, columns: 0, axis: "sequences+1")]
+        }
         if provenance.labelNames != nil || provenance.teacher.classifierLabels == 1 {
             plan.append(.init(path: labels, type: provenance.teacher.classifierLabels == 1 ? .float32 : .int64, columns: 0, axis: "sequences"))
         }

@@ -32,9 +32,17 @@ public struct CacheProvenance: Codable, Equatable, Sendable {
         }
     }
 
+    /// Whether the cache stores each example's text (and the second text of pairs), for students
+    /// with another tokenizer. Nil in caches written before the texts were stored.
+    public struct ExampleText: Codable, Equatable, Sendable {
+        public var pairs: Bool
+        public init(pairs: Bool) { self.pairs = pairs }
+    }
+
     public var teacher: Teacher
     public var datasets: [DataFile]
     public var labelNames: [String]?
+    public var exampleText: ExampleText?
 
     static func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()

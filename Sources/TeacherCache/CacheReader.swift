@@ -6,6 +6,9 @@ public struct CachedSequence: Sendable {
     public var index: Int
     public var exampleIndex: Int
     public var exampleId: String
+    /// The example's text and the second text of a pair (read when the selection asks for `texts`).
+    public var text: String?
+    public var textPair: String?
     public var inputIds: [Int32]
     public var tokenTypeIds: [Int32]
     /// Class index (as Float) or regression target, when the data had labels.
@@ -36,9 +39,13 @@ public struct CacheSelection: Sendable, Equatable {
     public var attentionLayers: [Int]
     public var relationLayers: [Int]
     public var logits: [CacheSpec.LogitsForm]
+    /// The examples' texts (students with another tokenizer encode them themselves).
+    public var texts: Bool
 
-    public init(hiddenLayers: [Int] = [], attentionLayers: [Int] = [], relationLayers: [Int] = [], logits: [CacheSpec.LogitsForm] = []) {
+    public init(hiddenLayers: [Int] = [], attentionLayers: [Int] = [], relationLayers: [Int] = [], logits: [CacheSpec.LogitsForm] = [],
+                texts: Bool = false) {
         self.hiddenLayers = hiddenLayers; self.attentionLayers = attentionLayers; self.relationLayers = relationLayers; self.logits = logits
+        self.texts = texts
     }
 
     /// Everything the cache holds.
@@ -61,7 +68,8 @@ public final class CacheReader {
     public let shards: [MergedShard]
     let file: H5File
     private let offsets: [Int64]
-    private let idOffsets: [Int64]
+    /// Offsets of each string column the file holds (example ids; texts and pairs when stored), by offsets path.
+    private let stringOffsets: [String: [Int64]]
     private let maskOffsets: [Int64]
     private let attentionOffsets: [Int64]
     private let sampledOffsets: [Int64]
@@ -110,7 +118,11 @@ public final class CacheReader {
         guard offsets.last.map(Int.init) == tokenCount else {
             throw CacheError.corrupt("\(url.path): offsets end at \(offsets.last ?? -1) but the file records \(tokenCount) tokens")
         }
-        idOffsets = try readOffsets(CacheLayout.exampleIdOffsets, count: sequenceCount)
+        var stringOffsets: [String: [Int64]] = [:]
+        for column in CacheLayout.stringColumns(provenance) {
+            stringOffsets[column.offsets] = try readOffsets(column.offsets, count: sequenceCount)
+        }
+        self.stringOffsets = stringOffsets
         maskOffsets = isMaskedLM ? try readOffsets(CacheLayout.maskOffsets, count: sequenceCount) : []
         attentionOffsets = spec.attentionLayers.isEmpty ? [] : try readOffsets(CacheLayout.attentionOffsets, count: sequenceCount)
         let logitRows = isMaskedLM ? Int(maskOffsets.last ?? 0) : sequenceCount
@@ -151,8 +163,7 @@ public final class CacheReader {
         let ids = try readIds(CacheLayout.inputIds, tokens)
         let types = try checked(CacheLayout.tokenTypeIds, try dataset(CacheLayout.tokenTypeIds).read(UInt8.self, rows: tokens), first: tokens.lowerBound)
         let exampleIndex = try dataset(CacheLayout.exampleIndex).read(Int64.self, rows: range)
-        let idRange = Int(idOffsets[range.lowerBound])..<Int(idOffsets[range.upperBound])
-        let idBytes = try dataset(CacheLayout.exampleIdBytes).read(UInt8.self, rows: idRange)
+        let exampleIds = try strings(CacheLayout.exampleIds, range)
         let labels: [Float]? = try file.root.hasChild("inputs") && (try file.root.group("inputs").hasChild("labels"))
             ? try readFloatsOrInts(CacheLayout.labels, range) : nil
 
@@ -160,10 +171,8 @@ public final class CacheReader {
         for i in range {
             let local = tokenRange(i).lowerBound - tokens.lowerBound
             let n = tokenRange(i).count
-            let idStart = Int(idOffsets[i] - idOffsets[range.lowerBound]), idEnd = Int(idOffsets[i + 1] - idOffsets[range.lowerBound])
             result.append(CachedSequence(
-                index: i, exampleIndex: Int(exampleIndex[i - range.lowerBound]),
-                exampleId: String(decoding: idBytes[idStart..<idEnd], as: UTF8.self),
+                index: i, exampleIndex: Int(exampleIndex[i - range.lowerBound]), exampleId: exampleIds[i - range.lowerBound],
                 inputIds: Array(ids[local..<(local + n)]), tokenTypeIds: types[local..<(local + n)].map(Int32.init),
                 label: labels?[i - range.lowerBound]))
         }
@@ -185,8 +194,24 @@ public final class CacheReader {
                 }
             }
         }
+        if selection.texts {
+            for (k, text) in try strings(CacheLayout.texts, range).enumerated() { result[k].text = text }
+            if provenance.exampleText?.pairs == true {
+                for (k, pair) in try strings(CacheLayout.textPairs, range).enumerated() { result[k].textPair = pair }
+            }
+        }
         try readLogits(selection, range: range, into: &result)
         return result
+    }
+
+    /// One string per sequence of `range` from a string column.
+    private func strings(_ column: CacheLayout.StringColumn, _ range: Range<Int>) throws -> [String] {
+        guard let ends = stringOffsets[column.offsets] else {
+            throw CacheError.incompatible("\(url.path) stores no \(column.bytes) (a cache written before example texts were stored); rebuild it with `distillery cache`")
+        }
+        let base = Int(ends[range.lowerBound])
+        let bytes = try dataset(column.bytes).read(UInt8.self, rows: base..<Int(ends[range.upperBound]))
+        return range.map { i in String(decoding: bytes[(Int(ends[i]) - base)..<(Int(ends[i + 1]) - base)], as: UTF8.self) }
     }
 
     // MARK: decoding helpers

@@ -93,7 +93,9 @@ public struct CacheVerification: Sendable {
         let s = (tokenOffsets?.count ?? 1) - 1
         let tokens = Int(tokenOffsets?.last ?? 0)
         var axes: [String: Int] = ["sequences": s, "sequences+1": s + 1, "tokens": tokens]
-        if let idOffsets = offsets(CacheLayout.exampleIdOffsets, entries: s + 1) { axes["example_id_bytes"] = Int(idOffsets.last ?? 0) }
+        for column in CacheLayout.stringColumns(provenance) {
+            if let ends = offsets(column.offsets, entries: s + 1) { axes[column.axis] = Int(ends.last ?? 0) }
+        }
         let maskOffsets = offsets(CacheLayout.maskOffsets, entries: s + 1)
         if let maskOffsets {
             axes["masked"] = Int(maskOffsets.last ?? 0); axes["masked+1"] = Int(maskOffsets.last ?? 0) + 1
@@ -112,9 +114,6 @@ public struct CacheVerification: Sendable {
         let outputAxis = CacheLayout.isMaskedLM(spec: spec, provenance: provenance) ? "masked" : "sequences"
         if let sampled = offsets(CacheLayout.sampledOffsets, entries: axes[outputAxis].map { $0 + 1 }) { axes["samples"] = Int(sampled.last ?? 0) }
         if spec.logits.contains(.sampled) { axes[outputAxis + "+1"] = (axes[outputAxis] ?? 0) + 1 }
-        if let ids = datasets[CacheLayout.exampleIdBytes], let expected = axes["example_id_bytes"], ids.rows != expected {
-            fault(CacheLayout.exampleIdBytes, nil, "\(ids.rows) bytes, offsets say \(expected)")
-        }
         for planned in CacheLayout.datasets(spec: spec, provenance: provenance) {
             guard let d = datasets[planned.path], let expected = axes[planned.axis] else { continue }
             if d.rows != expected { fault(planned.path, nil, "\(d.rows) rows, expected \(expected) (\(planned.axis))") }

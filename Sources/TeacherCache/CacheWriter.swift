@@ -22,7 +22,9 @@ final class CacheWriter {
     private var maxErrors: [String: Float] = [:]
     private(set) var sequences = 0
     private(set) var tokens = 0
-    private var maskedRows = 0, attentionValues = 0, sampledValues = 0, exampleIdBytes = 0
+    private var maskedRows = 0, attentionValues = 0, sampledValues = 0
+    /// Bytes written so far per string column (example ids, texts, pairs), by its offsets path.
+    private var stringBytes: [String: Int] = [:]
     private var sinceCommit = 0
     private var commitNumber = 0
     private lazy var tensorCodecs: [String: TensorCodec] = Dictionary(tensorPaths.map { ($0.path, $0.codec) }, uniquingKeysWith: { a, _ in a })
@@ -129,8 +131,8 @@ final class CacheWriter {
             streams[path] = try RowStream(dataset)
         }
         // Offsets start at 0.
-        for path in [CacheLayout.offsets, CacheLayout.exampleIdOffsets, CacheLayout.maskOffsets,
-                     CacheLayout.attentionOffsets, CacheLayout.sampledOffsets] {
+        for path in [CacheLayout.offsets, CacheLayout.maskOffsets, CacheLayout.attentionOffsets, CacheLayout.sampledOffsets]
+                     + CacheLayout.stringColumns(provenance).map(\.offsets) {
             try streams[path]?.append([Int64(0)])
         }
     }
@@ -156,7 +158,7 @@ final class CacheWriter {
             throw CacheError.corrupt("\(partialURL.path): offsets hold \(streams[CacheLayout.offsets]!.rows - 1) sequences but the last commit recorded \(sequences)")
         }
         tokens = try last(CacheLayout.offsets)
-        exampleIdBytes = try last(CacheLayout.exampleIdOffsets)
+        for column in CacheLayout.stringColumns(provenance) { stringBytes[column.offsets] = try last(column.offsets) }
         maskedRows = try last(CacheLayout.maskOffsets)
         attentionValues = try last(CacheLayout.attentionOffsets)
         sampledValues = try last(CacheLayout.sampledOffsets)
@@ -164,11 +166,25 @@ final class CacheWriter {
 
     // MARK: writing
 
+    /// Appends one string per sequence to a string column (bytes and offsets).
+    private func appendStrings(_ strings: [String], to column: CacheLayout.StringColumn) throws {
+        var bytes: [UInt8] = [], offsets: [Int64] = []
+        var end = stringBytes[column.offsets, default: 0]
+        for string in strings {
+            bytes += Array(string.utf8)
+            end += string.utf8.count
+            offsets.append(Int64(end))
+        }
+        stringBytes[column.offsets] = end
+        try streams[column.bytes]!.append(bytes)
+        try streams[column.offsets]!.append(offsets)
+    }
+
     /// Appends one batch of teacher outputs. Runs on the writer thread.
     func write(_ batch: TeacherOutputs) throws {
         let t = provenance.teacher
-        var offsets: [Int64] = [], idOffsets: [Int64] = [], ids: [Int32] = [], types: [UInt8] = []
-        var exampleIndex: [Int64] = [], idBytes: [UInt8] = [], maskOffsets: [Int64] = [], positions: [Int32] = []
+        var offsets: [Int64] = [], ids: [Int32] = [], types: [UInt8] = []
+        var exampleIndex: [Int64] = [], maskOffsets: [Int64] = [], positions: [Int32] = []
         var originals: [Int32] = [], attentionOffsets: [Int64] = [], intLabels: [Int64] = [], floatLabels: [Float] = []
         for s in batch.sequences {
             tokens += s.length
@@ -176,9 +192,6 @@ final class CacheWriter {
             ids += s.inputIds
             types += s.tokenTypeIds.map { UInt8(truncatingIfNeeded: $0) }
             exampleIndex.append(Int64(s.exampleIndex))
-            idBytes += Array(s.exampleId.utf8)
-            exampleIdBytes += s.exampleId.utf8.count
-            idOffsets.append(Int64(exampleIdBytes))
             if let plan = s.masking {
                 positions += plan.positions
                 originals += plan.originalIds
@@ -197,8 +210,15 @@ final class CacheWriter {
         try appendIds(ids, to: CacheLayout.inputIds)
         try streams[CacheLayout.tokenTypeIds]!.append(types)
         try streams[CacheLayout.exampleIndex]!.append(exampleIndex)
-        try streams[CacheLayout.exampleIdBytes]!.append(idBytes)
-        try streams[CacheLayout.exampleIdOffsets]!.append(idOffsets)
+        for column in CacheLayout.stringColumns(provenance) {
+            try appendStrings(batch.sequences.map { s in
+                switch column {
+                case CacheLayout.texts: return s.text
+                case CacheLayout.textPairs: return s.textPair ?? ""
+                default: return s.exampleId
+                }
+            }, to: column)
+        }
         if let labels = streams[CacheLayout.labels] {
             if labels.codec.elementType == .float32 { try labels.append(floatLabels) } else { try labels.append(intLabels) }
         }

@@ -4,6 +4,9 @@ public struct SequenceRecord: Sendable {
     public var exampleIndex: Int
     public var view: Int
     public var exampleId: String
+    /// The example's text and the second text of a pair, as the teacher's tokenizer read them.
+    public var text: String
+    public var textPair: String?
     public var label: LabelValue?
     /// Token ids after masking (when masking applies), [CLS] … [SEP] with no padding.
     public var inputIds: [Int32]

@@ -26,17 +26,25 @@ final class CacheSchemaTests: XCTestCase {
                 spec.hiddenLayers = [0, 3]; spec.attentionLayers = [6]; spec.relationLayers = [6]
                 spec.logits = head == "none" ? [] : [.full, .topk, .sampled]
                 spec.codecs.hidden = codec; spec.codecs.attention = codec; spec.codecs.relations = codec; spec.codecs.logits = codec
-                specs.append((spec, CacheProvenance(teacher: teacher(head, labels), datasets: [], labelNames: names)))
+                // Caches from before the texts were stored, with texts, and with pair texts.
+                for text in [nil, CacheProvenance.ExampleText(pairs: false), CacheProvenance.ExampleText(pairs: true)] {
+                    specs.append((spec, CacheProvenance(teacher: teacher(head, labels), datasets: [], labelNames: names, exampleText: text)))
+                }
             }
         }
-        var checked = 0
+        var checked = 0, described = Set<String>()
         for (spec, provenance) in specs {
             for planned in CacheLayout.datasets(spec: spec, provenance: provenance) {
                 guard let types = describe(planned.path) else { XCTFail("\(planned.path) is not in \(url.lastPathComponent)"); continue }
                 XCTAssertTrue(types.contains(planned.type.description), "\(planned.path): \(planned.type) not among \(types)")
                 checked += 1
+                described.insert(planned.path)
             }
         }
         XCTAssertGreaterThan(checked, 200)
+        // And the other way: every concrete path the schema lists is one the writer lays out.
+        for (path, _) in entries where !path.contains("<") {
+            XCTAssertTrue(described.contains(path), "\(url.lastPathComponent) lists \(path), which no cache holds")
+        }
     }
 }

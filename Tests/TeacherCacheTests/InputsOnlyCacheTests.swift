@@ -35,11 +35,16 @@ final class InputsOnlyCacheTests: XCTestCase {
         XCTAssertEqual(reader.provenance.teacher.head, "none")
         let tokenizer = try BertTokenizer(modelDirectory: CacheFixtures.teacher("base"))
         let examples = try Dataset.load(data, options: CacheFixtures.readOptions).examples
-        let sequences = try reader.sequences(0..<23)
+        var selection = CacheSelection.all(of: reader.spec)
+        selection.texts = true
+        let sequences = try reader.sequences(0..<23, selection: selection)
+        XCTAssertEqual(reader.provenance.exampleText, CacheProvenance.ExampleText(pairs: false))
         var tokens = 0
         for (s, e) in zip(sequences, examples) {
             XCTAssertEqual(s.inputIds, tokenizer.encode(e.text, maxLength: 24).inputIds, e.id)
             XCTAssertEqual(s.exampleId, e.id)
+            XCTAssertEqual(s.text, e.text, "the example's text is stored for students with another tokenizer")
+            XCTAssertNil(s.textPair)
             guard case .name(let name)? = e.label else { return XCTFail("\(e.id) has no class name") }
             XCTAssertEqual(s.label, Float(["negative", "neutral", "positive"].firstIndex(of: name)!), e.id)
             XCTAssertTrue(s.hidden.isEmpty && s.attention.isEmpty && s.relations.isEmpty && s.fullLogits.isEmpty)

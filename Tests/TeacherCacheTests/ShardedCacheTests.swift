@@ -117,11 +117,14 @@ final class ShardedCacheTests: XCTestCase {
         XCTAssertEqual(a.isMaskedLM, b.isMaskedLM, file: file, line: line)
         XCTAssertEqual(a.spec, b.spec, file: file, line: line)
         XCTAssertEqual(a.provenance, b.provenance, file: file, line: line)
-        let x = try a.sequences(0..<a.sequenceCount), y = try b.sequences(0..<b.sequenceCount)
+        var selection = CacheSelection.all(of: a.spec)
+        selection.texts = true
+        let x = try a.sequences(0..<a.sequenceCount, selection: selection), y = try b.sequences(0..<b.sequenceCount, selection: selection)
         var differences: [String] = []
         for (s, t) in zip(x, y) {
             func check<T: Equatable>(_ name: String, _ u: T, _ v: T) { if u != v && differences.count < 10 { differences.append("sequence \(s.index): \(name)") } }
             check("example index", s.exampleIndex, t.exampleIndex); check("example id", s.exampleId, t.exampleId)
+            check("text", s.text, t.text); check("text pair", s.textPair, t.textPair)
             check("input ids", s.inputIds, t.inputIds); check("token types", s.tokenTypeIds, t.tokenTypeIds); check("label", s.label, t.label)
             check("masked positions", s.maskedPositions, t.maskedPositions); check("masked originals", s.maskedOriginalIds, t.maskedOriginalIds)
             check("hidden", s.hidden, t.hidden); check("attention", s.attention, t.attention); check("relations", s.relations, t.relations)
