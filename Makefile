@@ -79,6 +79,8 @@ fixtures: models setup-reference
 	$(PYTHON) scripts/fixtures/tokenizer_fixtures.py --vocab $(MINILM)/vocab.txt --out Tests/Fixtures/tokenizer
 	$(PYTHON) scripts/fixtures/bert_fixtures.py --minilm $(MINILM) --out Tests/Fixtures/bert
 	$(PYTHON) scripts/fixtures/train_fixtures.py --out Tests/Fixtures/train/combined
+	$(PYTHON) scripts/fixtures/train_fixtures.py --family roberta --out Tests/Fixtures/train/roberta
+	$(PYTHON) scripts/fixtures/train_fixtures.py --family distilbert --out Tests/Fixtures/train/distilbert
 
 ## demo: the built-in study (pipelines/demo.yaml): all-MiniLM-L6-v2 fine-tuned on Rotten Tomatoes
 ## sentences, cached once, six 3-layer students trained together; prints the table and the report path

@@ -10,11 +10,16 @@ import Training
 
 /// One step of a combined objective (CE + KD + hidden MSE with projections + attention KL +
 /// MiniLM v2 relations) against PyTorch: every loss, every parameter gradient, the gradient
-/// norm and the parameters after one clipped AdamW step. Fixtures from
-/// scripts/fixtures/train_fixtures.py (PyTorch 2.13, transformers 5.23, float32).
+/// norm and the parameters after one clipped AdamW step, for a student of each family that
+/// trains differently (BERT; RoBERTa: positions after the padding id 1, one token type, the
+/// classifier.dense → tanh → out_proj head; DistilBERT: no token types, other names,
+/// pre_classifier → ReLU → classifier) against the same tiny BERT teacher's targets. Fixtures
+/// from scripts/fixtures/train_fixtures.py --family bert|roberta|distilbert (PyTorch 2.13,
+/// transformers 5.23 for BERT, 5.25 for the others; float32), one folder each.
 ///
 /// Tolerances: the script measured float32 against float64 for the same computation: losses
-/// agree to 3.6e-7 relative and gradients to 6.2e-7 of each tensor's largest magnitude, so two
+/// agree to 3.6e-7 relative and gradients to 6.2e-7 of each tensor's largest magnitude (RoBERTa:
+/// 2.0e-7 and 4.9e-7, DistilBERT: 1.8e-7 and 7.3e-7; objective.json of each fixture), so two
 /// float32 implementations that only sum in different orders differ by a few times that. We
 /// allow 2e-5 relative for losses and 1e-4 of each tensor's largest magnitude for gradients
 /// (well above the noise, far below any real mistake: a wrong mask or missing factor moves
@@ -22,12 +27,17 @@ import Training
 /// zero (the first layer's key bias): Adam turns float32 noise g into a step lr·g/(|g|+ε), so
 /// those may differ by up to lr.
 final class GoldenStepTests: XCTestCase {
-    static let folder = packageRoot.appendingPathComponent("Tests/Fixtures/train/combined")
+    func testBertStepMatchesPyTorch() throws { try checkStep(fixture: "combined", family: .bert) }
+    func testRobertaStepMatchesPyTorch() throws { try checkStep(fixture: "roberta", family: .roberta) }
+    func testDistilBertStepMatchesPyTorch() throws { try checkStep(fixture: "distilbert", family: .distilBert) }
 
-    func testCombinedStepMatchesPyTorch() throws {
-        let batchFile = try SafeTensorsFile(url: Self.folder.appendingPathComponent("batch.safetensors"))
-        let expected = try SafeTensorsFile(url: Self.folder.appendingPathComponent("expected.safetensors"))
-        let student = try BertModel.load(directory: Self.folder.appendingPathComponent("student"))
+    /// The step of Tests/Fixtures/train/<fixture>, whose student is of `family`.
+    func checkStep(fixture: String, family: ModelFamily) throws {
+        let folder = packageRoot.appendingPathComponent("Tests/Fixtures/train/\(fixture)")
+        let batchFile = try SafeTensorsFile(url: folder.appendingPathComponent("batch.safetensors"))
+        let expected = try SafeTensorsFile(url: folder.appendingPathComponent("expected.safetensors"))
+        let student = try BertModel.load(directory: folder.appendingPathComponent("student"))
+        XCTAssertEqual(student.config.family.name, family.name)
         var spec = TrainSpec()
         spec.objectives = [.ce: 0.5, .kd: 0.5, .hiddenMSE: 1, .attentionKL: 1, .relations: 1]
         spec.temperature = 2
@@ -101,7 +111,7 @@ final class GoldenStepTests: XCTestCase {
         for (kind, name) in [(ObjectiveKind.ce, "loss_ce"), (.kd, "loss_kd"), (.hiddenMSE, "loss_hidden"), (.attentionKL, "loss_attention"), (.relations, "loss_relations")] {
             let want = try scalar(name), got = losses.values[kind] ?? .nan
             XCTAssertEqual(got, want, accuracy: 2e-5 * max(1, abs(want)), "\(name)")
-            print(String(format: "golden %@: Distillery %.8f, PyTorch %.8f", name, got, want))
+            print(String(format: "golden %@ %@: Distillery %.8f, PyTorch %.8f", fixture, name, got, want))
         }
         XCTAssertEqual(losses.total, try scalar("loss_total"), accuracy: 2e-5 * max(1, abs(try scalar("loss_total"))))
 
@@ -126,24 +136,31 @@ final class GoldenStepTests: XCTestCase {
             return out
         }
         let ours = hfTensors(gradients)
+        let projectionNames = (0..<3).flatMap { ["projection_\($0)_weight", "projection_\($0)_bias"] }
+        XCTAssertEqual(Set(expected.tensors.keys.filter { $0.hasPrefix("grad.") }), Set((Array(ours.keys) + projectionNames).map { "grad." + $0 }),
+                       "the fixture's gradients and the student's tensors under their Hugging Face names")
         for (name, values) in ours { compare(name, values, try expected.floats("grad." + name), tolerance: 1e-4, what: "gradient") }
         for i in 0..<3 {
             compare("projection_\(i)_weight", objectives.projectionWeightGradients[i]!.toArray(), try expected.floats("grad.projection_\(i)_weight"), tolerance: 1e-4, what: "gradient")
             compare("projection_\(i)_bias", objectives.projectionBiasGradients[i]!.toArray(), try expected.floats("grad.projection_\(i)_bias"), tolerance: 1e-4, what: "gradient")
         }
-        print(String(format: "golden gradients: worst max|Δ|/max|g| over tensors with a non-zero gradient (of %d): %.2e", ours.count + 6, worst))
+        print(String(format: "golden %@ gradients: worst max|Δ|/max|g| over tensors with a non-zero gradient (of %d): %.2e", fixture, ours.count + 6, worst))
 
         // Clip and one AdamW step.
         let segments = ParameterSegment.segments(of: student.parameters, gradients: gradients) + objectives.segments
         let norm = clipGradientNorm(segments, maxNorm: 1)
         XCTAssertEqual(norm, try scalar("grad_norm"), accuracy: 1e-5 * max(1, try scalar("grad_norm")))
+        print(String(format: "golden %@ grad norm: Distillery %.8f, PyTorch %.8f", fixture, norm, try scalar("grad_norm")))
         AdamW(segments: segments, settings: .init(weightDecay: 0.01)).update(learningRate: 1e-3)
+        var worstUpdate: Float = 0
         for (name, values) in hfTensors(student.parameters) {
             let want = try expected.floats("updated." + name)
             let gradientScale = try expected.floats("grad." + name).map { abs($0) }.max() ?? 0
             let tolerance: Float = gradientScale < 1e-6 ? 1.1e-3 : 1e-5
             let diff = zip(values, want).map { abs($0 - $1) }.max() ?? 0
+            if gradientScale >= 1e-6 { worstUpdate = max(worstUpdate, diff) }
             XCTAssertLessThanOrEqual(diff, tolerance, "updated \(name)")
         }
+        print(String(format: "golden %@ updated parameters: worst max|Δ| (non-zero gradients): %.2e", fixture, Double(worstUpdate)))
     }
 }
