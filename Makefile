@@ -77,6 +77,7 @@ setup-reference:
 ## fixtures: regenerate golden fixtures from PyTorch/transformers
 fixtures: models setup-reference
 	$(PYTHON) scripts/fixtures/tokenizer_fixtures.py --vocab $(MINILM)/vocab.txt --out Tests/Fixtures/tokenizer
+	$(PYTHON) scripts/fixtures/hf_tokenizer_fixtures.py --out Tests/Fixtures/tokenizer
 	$(PYTHON) scripts/fixtures/bert_fixtures.py --minilm $(MINILM) --out Tests/Fixtures/bert
 	$(PYTHON) scripts/fixtures/train_fixtures.py --out Tests/Fixtures/train/combined
 
