@@ -51,18 +51,26 @@ enum ReplacePattern: Sendable, Equatable {
     case literal([Unicode.Scalar])
     case repeated(Unicode.Scalar, atLeast: Int)
 
-    /// Reads `X{n,}`, `X+` or `X` with X one scalar (escaped by a backslash or not); nil otherwise.
+    /// Reads `X{n,}`, `X+` or `X`, X one scalar that is no regex syntax (or is escaped ASCII
+    /// punctuation, e.g. `\.`); nil for anything else (classes, alternatives, anchors…).
     init?(regex: String) {
+        let metacharacters = Set(".^$*+?()[]{}|\\".unicodeScalars)
         var scalars = Array(regex.unicodeScalars)
-        if scalars.first == "\\", scalars.count >= 2 { scalars.removeFirst() }
         guard let first = scalars.first else { return nil }
+        if first == "\\" {
+            guard scalars.count >= 2, scalars[1].isASCII, CharacterClasses.isASCIIPunctuation(UInt8(scalars[1].value)) else { return nil }
+            scalars.removeFirst()
+        } else if metacharacters.contains(first) {
+            return nil
+        }
+        let scalar = scalars[0]
         let rest = String(String.UnicodeScalarView(scalars.dropFirst()))
         if rest.isEmpty {
-            self = .literal([first])
+            self = .literal([scalar])
         } else if rest == "+" {
-            self = .repeated(first, atLeast: 1)
+            self = .repeated(scalar, atLeast: 1)
         } else if rest.hasPrefix("{"), rest.hasSuffix(",}"), let n = Int(rest.dropFirst().dropLast(2)), n >= 1 {
-            self = .repeated(first, atLeast: n)
+            self = .repeated(scalar, atLeast: n)
         } else {
             return nil
         }
