@@ -77,7 +77,7 @@ final class PipelineLoadingTests: XCTestCase {
     func testOversizedFileIsRefusedBeforeReading() throws {
         let folder = try copyOfFixture("unigram", only: [])
         let model = folder.appendingPathComponent("sentencepiece.bpe.model")
-        FileManager.default.createFile(atPath: model.path, contents: nil)
+        XCTAssertTrue(FileManager.default.createFile(atPath: model.path, contents: nil))
         let handle = try FileHandle(forWritingTo: model)
         try handle.truncate(atOffset: UInt64(TokenizerFileLimits.sentencePieceModel + 1))  // sparse: no disk used
         try handle.close()
