@@ -22,7 +22,8 @@ indirect enum PreTokenizer: Sendable {
         case always, first, never
     }
 
-    /// `isFirst`: the stretch starts the input text (Metaspace's "first" scheme).
+    /// `isFirst`: the stretch starts the input text (Metaspace's "first" scheme prepends only to a
+    /// word at offset 0 of such a stretch).
     func apply(_ words: inout Words, isFirst: Bool) {
         switch self {
         case .sequence(let steps):
@@ -41,11 +42,10 @@ indirect enum PreTokenizer: Sendable {
             }
         case .metaspace(let replacement, let prepend, let split):
             let marker = Array(String(replacement).utf8)
-            var index = 0
             rebuild(&words) { word, output, ranges in
-                defer { index += 1 }
                 let start = output.count
-                let prependHere = prepend == .always || (prepend == .first && isFirst && index == 0)
+                // "first": only a word at the very start of the input (its offset in the stretch is 0).
+                let prependHere = prepend == .always || (prepend == .first && isFirst && word.startIndex == 0)
                 if prependHere && word.first != 0x20 && !word.starts(with: marker) { output += marker }
                 var wordStart = start
                 var i = word.startIndex

@@ -12,6 +12,10 @@ final class PipelineParityTests: XCTestCase {
     func testUnigramFromSentencePieceModel() throws { try assertParity("unigram", format: .sentencePiece) }
     func testWordPieceCasedFromTokenizerJSON() throws { try assertParity("wordpiece-cased", format: .tokenizerJSON) }
     func testWordPieceUncasedFromTokenizerJSON() throws { try assertParity("wordpiece-uncased", format: .tokenizerJSON) }
+    /// add_prefix_space true, ignore_merges true.
+    func testByteLevelBPEVariant() throws { try assertParity("bpe-variant", format: .tokenizerJSON) }
+    /// transformers 5's XLM-R pipeline (WhitespaceSplit, Metaspace "first"), <mask> matched after normalisation.
+    func testUnigramVariant() throws { try assertParity("unigram-variant", format: .tokenizerJSON) }
 
     /// A folder's own choice: tokenizer.json for BPE and Unigram; vocab.txt's BertTokenizer for a
     /// BERT folder even beside a WordPiece tokenizer.json.
