@@ -41,8 +41,11 @@ struct JSONNode {
     private func optionalChild(_ key: String, keepingNull: Bool) throws -> JSONNode? {
         guard let object = value as? [String: Any] else { throw invalid("expected an object") }
         guard let child = object[key], keepingNull || !(child is NSNull) else { return nil }
-        let childPath = path == "(top level)" ? key : "\(path).\(key)"
-        return JSONNode(value: child, path: childPath, file: file)
+        return JSONNode(value: child, path: childPath(key), file: file)
+    }
+
+    private func childPath(_ key: String) -> String {
+        path == "(top level)" ? key : "\(path).\(key)"
     }
 
     func string() throws -> String {
@@ -75,7 +78,7 @@ struct JSONNode {
     /// Key–value pairs, in no particular order.
     func object() throws -> [(key: String, node: JSONNode)] {
         guard let object = value as? [String: Any] else { throw invalid("expected an object") }
-        return object.map { ($0.key, JSONNode(value: $0.value, path: "\(path).\($0.key)", file: file)) }
+        return object.map { ($0.key, JSONNode(value: $0.value, path: childPath($0.key), file: file)) }
     }
 
     func bool(_ key: String, default fallback: Bool) throws -> Bool {

@@ -59,7 +59,7 @@ enum SentencePieceModel {
         var names = names
         (names.cls, names.sep, names.pad, names.unk, names.mask) =
             (names.cls ?? "<s>", names.sep ?? "</s>", names.pad ?? "<pad>", names.unk ?? "<unk>", names.mask ?? "<mask>")
-        let specials = try names.resolve(in: ids, tokens: tokens, file: url)
+        let specials = try names.resolve(in: ids, file: url)
         // Specials whole wherever they appear; user-defined pieces likewise (not special).
         var added = (0..<4).map { AddedToken(content: tokens[$0], id: Int32($0)) }
         added.append(AddedToken(content: "<mask>", id: Int32(tokens.count - 1), lstrip: names.maskLstrip ?? true))

@@ -108,7 +108,7 @@ enum TokenizerJSON {
         }
         let allTokens = tokens.map { $0! }
         let ids = table(allTokens)
-        let specials = try names.resolve(in: ids, tokens: allTokens, file: root.file)
+        let specials = try names.resolve(in: ids, file: root.file)
         return PipelineTokenizer(
             tokens: allTokens, tokenIds: ids,
             rawAddedTokens: AddedTokenMatcher(addedTokens.filter { !$0.normalized }),

@@ -31,17 +31,14 @@ public func loadTokenizer(modelDirectory: URL, format: TokenizerFormat? = nil) t
         format.fileNames.allSatisfy { fileManager.fileExists(atPath: modelDirectory.appendingPathComponent($0).path) }
     }
     let jsonURL = modelDirectory.appendingPathComponent("tokenizer.json")
+    // Parsed once: to look at the model type, then to build from.
     var parsedJSON: JSONNode?
-    let chosen: TokenizerFormat
-    if let format {
-        chosen = format
-    } else if has(.tokenizerJSON), let root = Optional(try TokenizerJSON.read(jsonURL)),
-              ["BPE", "Unigram"].contains(try TokenizerJSON.modelType(root)) {
-        parsedJSON = root
-        chosen = .tokenizerJSON
-    } else if let found = [TokenizerFormat.bytePairFiles, .sentencePiece, .vocabularyText, .tokenizerJSON].first(where: has) {
-        chosen = found
-    } else {
+    if format == nil && has(.tokenizerJSON) {
+        let root = try TokenizerJSON.read(jsonURL)
+        if ["BPE", "Unigram"].contains(try TokenizerJSON.modelType(root)) { parsedJSON = root }
+    }
+    let order: [TokenizerFormat] = [.bytePairFiles, .sentencePiece, .vocabularyText, .tokenizerJSON]
+    guard let chosen = format ?? (parsedJSON != nil ? .tokenizerJSON : order.first(where: has)) else {
         throw TokenizerError.noTokenizerFiles(modelDirectory)
     }
     switch chosen {
@@ -91,7 +88,7 @@ struct SpecialTokenNames {
 
     /// The ids of the five specials; a name missing from the vocabulary is an error naming it.
     /// Unnamed ones take BERT's names when the vocabulary has [CLS], else RoBERTa's.
-    func resolve(in ids: TokenTable, tokens: [String], file: URL) throws -> (pad: Int32, unk: Int32, mask: Int32, cls: Int32, sep: Int32) {
+    func resolve(in ids: TokenTable, file: URL) throws -> (pad: Int32, unk: Int32, mask: Int32, cls: Int32, sep: Int32) {
         let bert = ids.id(of: "[CLS]") != nil
         func id(_ name: String?, _ key: String, bertName: String, robertaName: String) throws -> Int32 {
             let name = name ?? (bert ? bertName : robertaName)
@@ -126,15 +123,14 @@ enum BytePairFiles {
             let config = try JSONNode(parsing: TokenizerFileLimits.read(configURL, limit: TokenizerFileLimits.configuration), file: configURL)
             addPrefixSpace = try config.bool("add_prefix_space", default: false)
         }
-        var tokens = TokenizerJSON.denseTokens(vocabulary)
-        if let gap = tokens.firstIndex(where: { $0 == nil }) {
-            throw TokenizerError.invalidFile(vocabURL, reason: "no token has id \(gap) (ids must be 0..<\(tokens.count) without gaps)")
+        let dense = TokenizerJSON.denseTokens(vocabulary)
+        if let gap = dense.firstIndex(where: { $0 == nil }) {
+            throw TokenizerError.invalidFile(vocabURL, reason: "no token has id \(gap) (ids must be 0..<\(dense.count) without gaps)")
         }
-        let allTokens = tokens.map { $0! }
-        tokens = []
+        let allTokens = dense.map { $0! }
         let ids = TokenizerJSON.table(allTokens)
         let names = try SpecialTokenNames(modelDirectory: modelDirectory)
-        let specials = try names.resolve(in: ids, tokens: allTokens, file: vocabURL)
+        let specials = try names.resolve(in: ids, file: vocabURL)
         let added = [specials.cls, specials.pad, specials.sep, specials.unk].map {
             AddedToken(content: allTokens[Int($0)], id: $0)
         } + [AddedToken(content: allTokens[Int(specials.mask)], id: specials.mask, lstrip: names.maskLstrip ?? true)]
