@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "HDF5", dependencies: ["CHDF5", "HDF5Zstd", "HalfFloat"]),
         .target(name: "JSON"),
         .target(name: "SafeTensors", dependencies: ["HalfFloat", "JSON"]),
-        .target(name: "Tokenization"),
+        .target(name: "Tokenization", dependencies: ["JSON"]),
         .target(name: "Kernels", dependencies: ["CBLAS"]),
         .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
         .target(name: "Hashing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),

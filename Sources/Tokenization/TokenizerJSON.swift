@@ -8,7 +8,7 @@ import Foundation
 /// "truncation" and "padding" in the file are ignored: callers pass maxLength and pad batches.
 enum TokenizerJSON {
     static func read(_ url: URL) throws -> JSONNode {
-        try JSONNode(parsing: TokenizerFileLimits.read(url, limit: TokenizerFileLimits.tokenizerJSON), file: url)
+        try JSONNode(reading: url, limit: TokenizerFileLimits.tokenizerJSON)
     }
 
     /// "model.type" of a parsed tokenizer.json.

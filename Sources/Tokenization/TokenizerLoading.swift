@@ -68,7 +68,7 @@ struct SpecialTokenNames {
         for name in ["tokenizer_config.json", "special_tokens_map.json"] {
             let url = modelDirectory.appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
-            let root = try JSONNode(parsing: TokenizerFileLimits.read(url, limit: TokenizerFileLimits.configuration), file: url)
+            let root = try JSONNode(reading: url, limit: TokenizerFileLimits.configuration)
             func named(_ key: String) throws -> String? {
                 guard let node = try root.optional(key) else { return nil }
                 if let text = try? node.string() { return text }
@@ -110,7 +110,7 @@ enum BytePairFiles {
     static func tokenizer(modelDirectory: URL) throws -> PipelineTokenizer {
         let vocabURL = modelDirectory.appendingPathComponent("vocab.json")
         let mergesURL = modelDirectory.appendingPathComponent("merges.txt")
-        let vocabRoot = try JSONNode(parsing: TokenizerFileLimits.read(vocabURL, limit: TokenizerFileLimits.vocabularyJSON), file: vocabURL)
+        let vocabRoot = try JSONNode(reading: vocabURL, limit: TokenizerFileLimits.vocabularyJSON)
         let vocabulary = try TokenizerJSON.tokenIds(vocabRoot)
         let (merges, firstLine) = try readMerges(mergesURL)
         let bpe = try TokenizerJSON.bytePairModel(
@@ -120,7 +120,7 @@ enum BytePairFiles {
         var addPrefixSpace = false
         let configURL = modelDirectory.appendingPathComponent("tokenizer_config.json")
         if FileManager.default.fileExists(atPath: configURL.path) {
-            let config = try JSONNode(parsing: TokenizerFileLimits.read(configURL, limit: TokenizerFileLimits.configuration), file: configURL)
+            let config = try JSONNode(reading: configURL, limit: TokenizerFileLimits.configuration)
             addPrefixSpace = try config.bool("add_prefix_space", default: false)
         }
         let dense = TokenizerJSON.denseTokens(vocabulary)

@@ -54,6 +54,11 @@ final class PipelineLoadingTests: XCTestCase {
         let notJSON = try copyOfFixture("bpe", only: ["tokenizer.json"])
         try Data("{\"model\": ".utf8).write(to: notJSON.appendingPathComponent("tokenizer.json"))
         assertError(try loadTokenizer(modelDirectory: notJSON, format: .tokenizerJSON), mentions: ["tokenizer.json", "not JSON"])
+        try Data((String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)).utf8)
+            .write(to: notJSON.appendingPathComponent("tokenizer.json"))  // bounded depth, no stack overflow
+        assertError(try loadTokenizer(modelDirectory: notJSON, format: .tokenizerJSON), mentions: ["tokenizer.json", "not JSON"])
+        try Data(#"{"model": {"type": "BPE"}, "model": {"type": "Unigram"}}"#.utf8).write(to: notJSON.appendingPathComponent("tokenizer.json"))
+        assertError(try loadTokenizer(modelDirectory: notJSON, format: .tokenizerJSON), mentions: ["tokenizer.json", "not JSON", "model"])
         let missingVocab = try editedTokenizerJSON("bpe") { root in
             var model = root["model"] as! [String: Any]
             model["vocab"] = nil
