@@ -77,6 +77,7 @@ setup-reference:
 ## fixtures: regenerate golden fixtures from PyTorch/transformers
 fixtures: models setup-reference
 	$(PYTHON) scripts/fixtures/tokenizer_fixtures.py --vocab $(MINILM)/vocab.txt --out Tests/Fixtures/tokenizer
+	$(PYTHON) scripts/fixtures/hf_tokenizer_fixtures.py --out Tests/Fixtures/tokenizer
 	$(PYTHON) scripts/fixtures/bert_fixtures.py --minilm $(MINILM) --out Tests/Fixtures/bert
 	$(PYTHON) scripts/fixtures/train_fixtures.py --out Tests/Fixtures/train/combined
 	$(PYTHON) scripts/fixtures/train_fixtures.py --family roberta --out Tests/Fixtures/train/roberta
@@ -135,13 +136,14 @@ check-real: setup setup-python plugin models data
 
 ## fuzz: libFuzzer (with AddressSanitizer) on the parsers of untrusted files, FUZZ_SECONDS each (not part of `make test`)
 # Targets: safetensors files, dataset rows (JSON Lines, TSV, CSV), cache/train/student-list YAML,
-# pipeline files (schema validation, decoding, grid expansion).
+# pipeline files (schema validation, decoding, grid expansion), tokenizer files (tokenizer.json,
+# SentencePiece models, vocab.json + merges.txt) and text through the fixture tokenizers.
 # SwiftPM links an executable with `--defsym main=<target>_main`, which gold rejects next to
 # libFuzzer's own main, so the fuzz build links with lld (a toolset file); each target starts
 # libFuzzer through LLVMFuzzerRunDriver. New inputs go to build/fuzz/<target>/, a crash or
 # timeout to build/fuzz/<target>-crash-… (or -timeout-…, -oom-…) and fails the target.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := FuzzSafeTensors FuzzDatasets FuzzSpecs FuzzPipelines
+FUZZ_TARGETS := FuzzSafeTensors FuzzDatasets FuzzSpecs FuzzPipelines FuzzTokenizers
 FUZZ_FLAGS   := -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
 fuzz: setup
 	@mkdir -p build/fuzz

@@ -8,7 +8,7 @@ import PackageDescription
 //   HDF5                   a small Swift wrapper over the HDF5 C API
 //   JSON                   one JSON value type (ordered objects, numbers with their text) and a bounded, strict parser
 //   SafeTensors            reading and writing .safetensors files
-//   Tokenization           BERT WordPiece tokenizer, identical to Hugging Face's
+//   Tokenization           tokenizers identical to Hugging Face's: BERT WordPiece (vocab.txt), byte-level BPE, SentencePiece unigram, tokenizer.json
 //   Kernels                BLAS-backed matrix work and layer kernels
 //   Bert                   BERT config, weights (strict loading, export) and the batched forward pass
 //   Hashing                SHA-256 content hashes for provenance (swift-crypto)
@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "HDF5", dependencies: ["CHDF5", "HDF5Zstd", "HalfFloat"]),
         .target(name: "JSON"),
         .target(name: "SafeTensors", dependencies: ["HalfFloat", "JSON"]),
-        .target(name: "Tokenization"),
+        .target(name: "Tokenization", dependencies: ["JSON"]),
         .target(name: "Kernels", dependencies: ["CBLAS"]),
         .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
         .target(name: "Hashing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -100,5 +100,6 @@ let package = Package(
         .executableTarget(name: "FuzzDatasets", dependencies: ["FuzzSupport", "Datasets"], path: "Fuzz/FuzzDatasets"),
         .executableTarget(name: "FuzzSpecs", dependencies: ["FuzzSupport", "TeacherCache", "Distillation"], path: "Fuzz/FuzzSpecs"),
         .executableTarget(name: "FuzzPipelines", dependencies: ["FuzzSupport", "Pipelines"], path: "Fuzz/FuzzPipelines"),
+        .executableTarget(name: "FuzzTokenizers", dependencies: ["FuzzSupport", "Tokenization"], path: "Fuzz/FuzzTokenizers"),
     ]
 )

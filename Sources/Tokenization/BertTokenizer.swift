@@ -4,7 +4,7 @@ import Foundation
 /// (transformers' Python implementation, the reference for the fixtures) for cased and uncased
 /// vocabularies. The Rust-backed BertTokenizerFast agrees except in rare cases, listed in
 /// scripts/fixtures/tokenizer_fixtures.py.
-public struct BertTokenizer: Sendable {
+public struct BertTokenizer: Tokenizer {
     let vocabulary: Vocabulary
     let basic: BasicTokenizer
     let wordPiece: WordPiece
@@ -72,13 +72,7 @@ public struct BertTokenizer: Sendable {
 
     /// [CLS] text [SEP] (pair [SEP]), cut to `maxLength` tokens including the specials by HF's
     /// 'longest_first' strategy. When even the specials exceed `maxLength`, only they remain.
-    public func encode(_ text: String, pair: String? = nil, maxLength: Int? = nil) -> Encoding {
-        let (inputIds, tokenTypeIds) = encodeIds(text, pair: pair, maxLength: maxLength)
-        return Encoding(
-            inputIds: inputIds, tokenTypeIds: tokenTypeIds, tokens: inputIds.map { vocabulary.tokens[Int($0)] })
-    }
-
-    func encodeIds(_ text: String, pair: String?, maxLength: Int?) -> (inputIds: [Int32], tokenTypeIds: [Int32]) {
+    public func encodeIds(_ text: String, pair: String?, maxLength: Int?) -> (inputIds: [Int32], tokenTypeIds: [Int32]) {
         var first = ids(of: text)
         var second = pair.map(ids(of:)) ?? []
         if let maxLength {

@@ -1,7 +1,8 @@
-/// One encoded input: [CLS] a [SEP] or [CLS] a [SEP] b [SEP].
+/// One encoded input with its specials, e.g. [CLS] a [SEP] b [SEP] (BERT) or <s> a </s></s> b </s> (RoBERTa).
 public struct Encoding: Sendable, Equatable {
     public var inputIds: [Int32]
-    /// 0 for [CLS], the first sequence and its [SEP]; 1 for the pair and its [SEP].
+    /// BERT: 0 for [CLS], the first sequence and its [SEP]; 1 for the pair and its [SEP].
+    /// RoBERTa and XLM-R: all 0.
     public var tokenTypeIds: [Int32]
     /// The vocabulary token of each id, specials included.
     public var tokens: [String]
@@ -17,7 +18,7 @@ public struct Encoding: Sendable, Equatable {
 public struct PaddedBatch: Sendable {
     public var batchSize: Int
     public var sequenceLength: Int
-    /// Padding positions hold [PAD].
+    /// Padding positions hold the tokenizer's `padId`.
     public var inputIds: [Int32]
     /// Padding positions hold 0.
     public var tokenTypeIds: [Int32]

@@ -7,7 +7,8 @@ final class Vocabulary: Sendable {
     let tokens: [String]
     /// Token bytes → id, HF's `vocab` dict: a duplicate line takes the later id.
     let wholeTokens: TokenTable
-    /// Bytes after "##" → id of the "##…" token, so continuation lookups need no concatenation.
+    /// Bytes after the continuation prefix ("##") → id of the "##…" token, so continuation
+    /// lookups need no concatenation.
     let continuations: TokenTable
 
     /// Reads vocab.txt as HF's `load_vocab` does: UTF-8, Python universal newlines (\n, \r\n, \r),
@@ -35,13 +36,18 @@ final class Vocabulary: Sendable {
         self.init(tokens: tokens, lines: lines)
     }
 
-    private init(tokens: [String], lines: [ArraySlice<UInt8>]) {
-        let prefix: [UInt8] = Array("##".utf8)
+    /// Tokens by id (tokenizer.json's WordPiece vocabulary), `continuingPrefix` marking continuations.
+    convenience init(tokens: [String], continuingPrefix: String) {
+        self.init(tokens: tokens, lines: tokens.map { ArraySlice($0.utf8) }, continuingPrefix: continuingPrefix)
+    }
+
+    private init(tokens: [String], lines: [ArraySlice<UInt8>], continuingPrefix: String = "##") {
+        let prefix: [UInt8] = Array(continuingPrefix.utf8)
         var whole = TokenTable(capacity: lines.count)
         var continuing = TokenTable(capacity: lines.count)
         for (id, line) in lines.enumerated() {
             whole.insert(line, id: Int32(id))
-            if line.starts(with: prefix) { continuing.insert(line.dropFirst(2), id: Int32(id)) }
+            if line.starts(with: prefix) { continuing.insert(line.dropFirst(prefix.count), id: Int32(id)) }
         }
         self.tokens = tokens
         self.wholeTokens = whole

@@ -1,17 +1,17 @@
 /// Greedy longest-match-first WordPiece over one word, as HF's `WordpieceTokenizer`: the longest
-/// vocabulary prefix, then the longest "##" continuation, and so on; [UNK] for the whole word
-/// when some remainder has no match or the word has more than 100 code points.
+/// vocabulary prefix, then the longest continuation (the vocabulary's prefix, "##" for BERT), and
+/// so on; [UNK] for the whole word when some remainder has no match or the word has more than
+/// `maxInputCharsPerWord` code points (100 in HF).
 struct WordPiece: Sendable {
-    static let maxInputCharsPerWord = 100
-
     let vocabulary: Vocabulary
     let unknownId: Int32
+    var maxInputCharsPerWord = 100
 
     /// `word` is UTF-8; pieces are cut only at scalar boundaries, as Python slices code points.
     func appendIds(of word: UnsafeBufferPointer<UInt8>, to ids: inout [Int32]) {
         var scalarCount = 0
         for byte in word where !isContinuationByte(byte) { scalarCount += 1 }
-        if scalarCount > Self.maxInputCharsPerWord {
+        if scalarCount > maxInputCharsPerWord {
             ids.append(unknownId)
             return
         }
@@ -28,7 +28,7 @@ struct WordPiece: Sendable {
         }
     }
 
-    /// The longest vocabulary token at `start` (a "##" continuation unless at the word's start).
+    /// The longest vocabulary token at `start` (a continuation unless at the word's start).
     private func longestMatch(in word: UnsafeBufferPointer<UInt8>, from start: Int) -> (id: Int32, end: Int)? {
         let continuing = start > 0
         let maxKeyLength = continuing ? vocabulary.continuations.maxKeyLength : vocabulary.wholeTokens.maxKeyLength
