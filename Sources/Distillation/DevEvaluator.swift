@@ -29,7 +29,7 @@ final class DevEvaluator {
             throw DistillationError.incompatible("dev cache \(url.path) has max length \(cache.spec.maxLength), longer than the training cache's \(trainingCache.spec.maxLength)")
         }
         var plan: TrainingPlan
-        do { plan = try TrainingPlan(spec: train.spec, student: train.student, cache: cache) } catch let error as DistillationError {
+        do { plan = try TrainingPlan(spec: train.spec, student: train.student, cache: cache, tokenizer: train.studentTokenizer) } catch let error as DistillationError {
             throw DistillationError.missingTargets("dev cache \(url.path): \(error)")
         }
         let last = plan.teacher.layers

@@ -27,6 +27,11 @@ public final class DistillationObjectives {
     let projected: FloatBuffer, projectedGradient: FloatBuffer
     /// TED, one per `plan.tedPairs` entry: the student's filters (learned) and the teacher's (frozen).
     let tedStudentFilters: [TedFilter], tedTeacherFilters: [TedFilter]
+    /// pooled_mse: the projection (C_t, C_s) and bias (C_t) when widths differ, and their gradients.
+    let pooledWeight, pooledBias, pooledWeightGradient, pooledBiasGradient: FloatBuffer?
+    /// pooled_mse scratch: the pooled student (B, C_s), its projection (B, C_t), their gradients; ones (B) as a mask of pooled rows.
+    let pooledStudent, pooledStudentGradient, pooledProjected, pooledProjectedGradient: FloatBuffer
+    let pooledRows: [Int32]
 
     public init(plan: TrainingPlan, maxBatch: Int, maxSeq: Int, seed: UInt64) {
         self.plan = plan
@@ -39,6 +44,16 @@ public final class DistillationObjectives {
             return w
         }
         projectionWeights = plan.hiddenPairs.map { matrix($0.projected) }
+        let pooledProjection = plan.pooledPair?.projected == true  // drawn after the hidden pairs', so theirs stay as they were
+        pooledWeight = matrix(pooledProjection)
+        pooledBias = pooledProjection ? FloatBuffer(count: ct) : nil
+        pooledWeightGradient = pooledProjection ? FloatBuffer(count: ct * cs) : nil
+        pooledBiasGradient = pooledProjection ? FloatBuffer(count: ct) : nil
+        let pooledBatch = plan.pooledPair == nil ? 0 : maxBatch
+        pooledStudent = FloatBuffer(count: pooledBatch * cs); pooledStudentGradient = FloatBuffer(count: pooledBatch * cs)
+        pooledProjected = FloatBuffer(count: pooledProjection ? pooledBatch * ct : 0)
+        pooledProjectedGradient = FloatBuffer(count: pooledProjection ? pooledBatch * ct : 0)
+        pooledRows = [Int32](repeating: 1, count: pooledBatch)
         projectionBiases = plan.hiddenPairs.map { $0.projected ? FloatBuffer(count: ct) : nil }
         projectionWeightGradients = plan.hiddenPairs.map { $0.projected ? FloatBuffer(count: ct * cs) : nil }
         projectionBiasGradients = plan.hiddenPairs.map { $0.projected ? FloatBuffer(count: ct) : nil }
@@ -68,8 +83,16 @@ public final class DistillationObjectives {
         } + plan.tedPairs.indices.flatMap { i in
             let f = tedStudentFilters[i]
             return tedSegments(tedFilterName(i), f.tensors, f.parameters, f.gradients)
-        }
+        } + pooledSegments
     }
+
+    private var pooledSegments: [ParameterSegment] {
+        guard let w = pooledWeight, let b = pooledBias, let gw = pooledWeightGradient, let gb = pooledBiasGradient else { return [] }
+        return [ParameterSegment(name: pooledProjectionName("weight"), values: w.pointer, gradients: gw.pointer, count: w.count, decays: true),
+                ParameterSegment(name: pooledProjectionName("bias"), values: b.pointer, gradients: gb.pointer, count: b.count, decays: false)]
+    }
+
+    func pooledProjectionName(_ part: String) -> String { "projection.pooled.\(part)" }
 
     func tedFilterName(_ pair: Int) -> String {
         "ted.student_layer_\(plan.tedPairs[pair].student).teacher_layer_\(plan.tedPairs[pair].teacher).filter"
@@ -82,6 +105,7 @@ public final class DistillationObjectives {
     public func zeroGradients() {
         for g in projectionWeightGradients + projectionBiasGradients { g?.zero() }
         for f in tedStudentFilters { f.gradients.zero() }
+        pooledWeightGradient?.zero(); pooledBiasGradient?.zero()
     }
 
     /// Every objective on the current forward pass. With `gradients`, seeds the graph's gradients
@@ -133,6 +157,8 @@ public final class DistillationObjectives {
                                                 student: graph.hiddenState(layer: pair.student), teacher: targets.hidden[pair.teacher]!.pointer,
                                                 mask: mask, batch: b, seq: t)
                     }
+                case .pooledMSE:
+                    loss = pooledLoss(weight: weight, graph: graph, targets: targets, mask: mask, gradients: gradients)
                 case .attentionKL:
                     loss = plan.attentionPairs.reduce(0.0) { sum, pair in
                         sum + attentionKLLoss(gradient: gradients ? graph.attentionProbabilitiesGradient(layer: pair.student) : nil, weight: weight,
@@ -162,6 +188,36 @@ public final class DistillationObjectives {
             }
         }
         return result
+    }
+
+    /// pooled_mse (docs/objectives.md): MSE between W·pool(h_s) + b (or pool(h_s) when the widths
+    /// match) and the teacher's pooled last hidden state, over the B sequences and C_t columns.
+    private func pooledLoss(weight: Float, graph: BertTrainingGraph, targets: TargetBatch, mask: UnsafePointer<Int32>, gradients: Bool) -> Double {
+        guard let pair = plan.pooledPair else { return 0 }
+        let b = targets.batch, t = targets.seq, cs = plan.student.hiddenSize, ct = plan.teacher.hiddenSize
+        let pooling = plan.spec.pooling ?? .mean
+        // pooled = pool(h_s); x = pooled · Wᵀ + bias, or pooled itself.
+        poolForward(pooledStudent.pointer, graph.hiddenState(layer: pair.student), mask, pooling: pooling, batch: b, seq: t, width: cs)
+        let x: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>
+        if let w = pooledWeight, let bias = pooledBias {
+            linearForward(pooledProjected.pointer, pooledStudent.pointer, w.pointer, bias.pointer, rows: b, inFeatures: cs, outFeatures: ct)
+            (x, dx) = (pooledProjected.pointer, pooledProjectedGradient.pointer)
+        } else {
+            (x, dx) = (pooledStudent.pointer, pooledStudentGradient.pointer)
+        }
+        if gradients { dx.update(repeating: 0, count: b * ct) }
+        let loss = pooledRows.withUnsafeBufferPointer { rows in
+            hiddenMSELoss(gradient: gradients ? dx : nil, weight: weight, student: x, teacher: targets.pooled.pointer, mask: rows.baseAddress!,
+                          batch: b, seq: 1, width: ct)
+        }
+        guard gradients else { return loss }
+        if let w = pooledWeight {
+            pooledStudentGradient.pointer.update(repeating: 0, count: b * cs)
+            linearBackward(pooledStudentGradient.pointer, pooledWeightGradient!.pointer, pooledBiasGradient!.pointer, dx, pooledStudent.pointer, w.pointer,
+                           rows: b, inFeatures: cs, outFeatures: ct)
+        }
+        poolBackward(graph.hiddenStateGradient(layer: pair.student), pooledStudentGradient.pointer, mask, pooling: pooling, batch: b, seq: t, width: cs)
+        return loss
     }
 
     enum RelationProjection: Int, CaseIterable { case query, key, value }
@@ -228,6 +284,8 @@ public final class DistillationObjectives {
     /// Mean over real tokens of cos(x, h_t) between the student's last hidden state (projected
     /// when a projection exists for it) and the teacher's last: task-agnostic agreement.
     func teacherAgreement(graph: BertTrainingGraph, targets: TargetBatch) -> Double? {
+        // Token by token: only a student that shares the teacher's tokens.
+        guard plan.studentTokenizer == nil else { return nil }
         let last = plan.student.numHiddenLayers, cs = plan.student.hiddenSize, ct = plan.teacher.hiddenSize
         guard let teacher = targets.hidden[plan.teacher.layers]?.pointer else { return nil }
         var x = graph.hiddenState(layer: last)
@@ -252,6 +310,10 @@ public final class DistillationObjectives {
             guard let w = projectionWeights[i], let b = projectionBiases[i] else { continue }
             try writer.add(projectionName(i, "weight"), shape: [ct, cs], floats: w.toArray())
             try writer.add(projectionName(i, "bias"), shape: [ct], floats: b.toArray())
+        }
+        if let w = pooledWeight, let b = pooledBias {
+            try writer.add(pooledProjectionName("weight"), shape: [ct, cs], floats: w.toArray())
+            try writer.add(pooledProjectionName("bias"), shape: [ct], floats: b.toArray())
         }
         for (i, filter) in tedStudentFilters.enumerated() {
             for t in filter.tensors {

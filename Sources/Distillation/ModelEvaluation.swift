@@ -24,7 +24,7 @@ public enum ModelEvaluation {
         var predictions: [Int] = [], gold: [Int] = []
         let batches = CacheBatches(reader: cache, options: .init(batchSize: batchSize, selection: CacheSelection()))
         while let batch = try batches.nextBatch() {
-            try forward.run(BertInput(padding: batch))
+            try forward.run(BertInput(padding: batch.map { ($0.inputIds, $0.tokenTypeIds) }, padId: Int32(model.config.padTokenId)))
             let logits = forward.classifierLogits
             for (b, sequence) in batch.enumerated() {
                 guard let label = sequence.label else { continue }

@@ -1,5 +1,6 @@
 import Bert
 import Foundation
+import Kernels
 import TeacherCache
 
 /// The teacher computing targets on the fly instead of reading them from the cache: the check
@@ -19,6 +20,9 @@ final class OnlineTeacher {
         guard model.config.hiddenSize == t.hiddenSize, model.config.numHiddenLayers == t.layers, model.config.vocabSize == t.vocabularySize else {
             throw DistillationError.incompatible("\(directory.path) is not the teacher this cache was built with (\(t.path))")
         }
+        if plan.studentTokenizer != nil {
+            throw DistillationError.invalidSpec("--online runs the teacher on the student's input, so the student must share the teacher's tokenizer")
+        }
         if !plan.selection.logits.isEmpty && plan.selection.logits != [.full] {
             throw DistillationError.invalidSpec("--online computes full logits, hidden states, attention and Q/K/V; top-k and sampled targets come from the cache only")
         }
@@ -27,7 +31,7 @@ final class OnlineTeacher {
     }
 
     func fill(_ targets: TargetBatch, _ sequences: [CachedSequence]) throws {
-        targets.fillInputs(sequences)
+        try targets.fillInputs(sequences)
         try forward.run(targets.input, mlmRows: plan.isMaskedLM ? targets.logitRows : nil)
         let rows = targets.batch * targets.seq, c = plan.teacher.hiddenSize
         for (l, buffer) in targets.hidden {
@@ -39,6 +43,12 @@ final class OnlineTeacher {
         for (l, buffer) in targets.attention {
             let probs = forward.attentionProbabilities(layer: l)
             buffer.pointer.update(from: probs.baseAddress!, count: probs.count)
+        }
+        if let pair = plan.pooledPair {
+            targets.input.attentionMask.withUnsafeBufferPointer { mask in
+                poolForward(targets.pooled.pointer, forward.hiddenState(layer: pair.teacher).baseAddress!, mask.baseAddress!,
+                            pooling: plan.spec.pooling ?? .mean, batch: targets.batch, seq: targets.seq, width: c)
+            }
         }
         if plan.selection.logits.contains(.full) {
             let logits = plan.isMaskedLM ? forward.maskedLMLogits : forward.classifierLogits

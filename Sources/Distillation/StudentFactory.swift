@@ -1,5 +1,6 @@
 import Bert
 import Foundation
+import Tokenization
 import Training
 
 /// Builds the student: its architecture from the spec and the teacher's geometry, its heads
@@ -9,10 +10,15 @@ public enum StudentFactory {
     /// The student's config: the teacher's, with the spec's depth, any width it overrides, and its
     /// family. A family that counts positions after the padding id (RoBERTa) gets that many more
     /// position rows than a teacher counting from 0, so both cover the same sequence lengths.
-    public static func config(for spec: StudentSpec, teacher: BertConfig) throws -> BertConfig {
+    /// A student with its own `tokenizer` takes that tokenizer's vocabulary and padding id.
+    public static func config(for spec: StudentSpec, teacher: BertConfig, tokenizer: (any Tokenizer)? = nil) throws -> BertConfig {
         var config = teacher
-        if let name = spec.family {
-            config.family = try ModelFamily.named(name)
+        if let tokenizer {
+            config.vocabSize = tokenizer.vocabularySize
+            config.padTokenId = Int(tokenizer.padId)
+        }
+        if let name = spec.family { config.family = try ModelFamily.named(name) }
+        if spec.family != nil || tokenizer != nil {
             config.maxPositionEmbeddings = teacher.maxSequenceLength + positionOffset(config)
             if config.family.tokenTypes && !teacher.family.tokenTypes { config.typeVocabSize = 2 }
         }
@@ -32,6 +38,14 @@ public enum StudentFactory {
     /// The position-embedding row of a sequence's first token: 0, or pad_token_id + 1 for RoBERTa.
     static func positionOffset(_ config: BertConfig) -> Int {
         config.maxPositionEmbeddings - config.maxSequenceLength
+    }
+
+    /// The student's own tokenizer (`student.tokenizer`), nil when it shares the teacher's.
+    public static func tokenizer(for spec: StudentSpec) throws -> (any Tokenizer)? {
+        guard let path = spec.tokenizer else { return nil }
+        do { return try loadTokenizer(modelDirectory: URL(fileURLWithPath: path)) } catch {
+            throw DistillationError.io("the student's tokenizer (student.tokenizer \(path)): \(error)")
+        }
     }
 
     /// Teacher layers (1-based) a student of `studentLayers` copies.

@@ -117,7 +117,8 @@ public final class StudentGroup {
             selection = CacheSelection(hiddenLayers: Array(Set(selection.hiddenLayers + s.hiddenLayers)).sorted(),
                                        attentionLayers: Array(Set(selection.attentionLayers + s.attentionLayers)).sorted(),
                                        relationLayers: Array(Set(selection.relationLayers + s.relationLayers)).sorted(),
-                                       logits: CacheSpec.LogitsForm.allCases.filter { selection.logits.contains($0) || s.logits.contains($0) })
+                                       logits: CacheSpec.LogitsForm.allCases.filter { selection.logits.contains($0) || s.logits.contains($0) },
+                                       texts: selection.texts || s.texts)
         }
         var failed = Set<Int>()
         func fail(_ k: Int, _ error: Error) {

@@ -129,8 +129,9 @@ public final class StudentTrainer {
         do { teacherConfig = try JSONDecoder().decode(BertConfig.self, from: Data(cache.provenance.teacher.config.utf8)) } catch {
             throw DistillationError.incompatible("\(cacheURL.path): the teacher config stored in the cache cannot be read: \(error)")
         }
-        var config = try StudentFactory.config(for: spec.student, teacher: teacherConfig)
-        plan = try TrainingPlan(spec: spec, student: config, cache: cache)
+        let tokenizer = try StudentFactory.tokenizer(for: spec.student)
+        var config = try StudentFactory.config(for: spec.student, teacher: teacherConfig, tokenizer: tokenizer)
+        plan = try TrainingPlan(spec: spec, student: config, cache: cache, tokenizer: tokenizer)
         if let teacherDirectory { try TeacherIdentity.check(teacherDirectory, is: cache.provenance.teacher, cache: cacheURL) }
         // Class names travel to the exported config when they fit the head the plan chose.
         let names = cache.labelNames ?? teacherConfig.labels
@@ -185,7 +186,7 @@ public final class StudentTrainer {
 
     /// SHA-256 over the spec (less the checkpoint interval, which does not change the result),
     /// the cache's provenance and spec (teacher weights, data files, what was cached), the TED
-    /// filters file's bytes when there is one, and the mode.
+    /// filters file's bytes when there is one, the mode, and the student's own tokenizer files.
     static func hash(spec: TrainSpec, cache: CacheReader, online: Bool) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -197,6 +198,10 @@ public final class StudentTrainer {
                      spec.objectives[.ted] == nil ? Data() : spec.tedFilters.flatMap { try? Data(contentsOf: URL(fileURLWithPath: $0)) } ?? Data()] {
             hasher.update(part)
             hasher.update(Data([0]))
+        }
+        // The student's own tokenizer by content (only then, so other runs keep their hashes).
+        if let path = spec.student.tokenizer {
+            hasher.update(Data(((try? VocabularyIdentity.sha256(of: URL(fileURLWithPath: path))) ?? path).utf8))
         }
         return hasher.hexDigest()
     }
@@ -333,7 +338,8 @@ public final class StudentTrainer {
     }
 
     private func export(to folder: URL) throws {
-        try StudentExport.save(student, to: folder, tokenizerFrom: teacherDirectory)
+        // The student's own tokenizer files, else the teacher's.
+        try StudentExport.save(student, to: folder, tokenizerFrom: plan.spec.student.tokenizer.map { URL(fileURLWithPath: $0) } ?? teacherDirectory)
         try objectives.saveProjections(to: folder.appendingPathComponent("projections.safetensors"))
     }
 

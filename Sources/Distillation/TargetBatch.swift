@@ -4,7 +4,9 @@ import TeacherCache
 
 /// One batch as the trainer uses it: the student's padded input and the teacher's targets padded
 /// to the same (B, T), in buffers allocated once for (maxBatch, maxSeq) and refilled per step.
-/// Padded positions hold zeros; every objective masks them out.
+/// Padded positions hold zeros; every objective masks them out. A student with its own tokenizer
+/// (`plan.studentTokenizer`) gets its input by encoding each example's cached text, and only
+/// sequence-level targets.
 public final class TargetBatch {
     public let plan: TrainingPlan
     public let maxBatch: Int, maxSeq: Int
@@ -35,6 +37,10 @@ public final class TargetBatch {
     public internal(set) var sampledOffsets: [Int32] = []
     public internal(set) var sampledIds: [Int32] = []
     public internal(set) var sampledCounts: [Int32] = []
+    /// pooled_mse: the teacher's pooled last hidden state per sequence, (B, C_t).
+    public let pooled: FloatBuffer
+    /// All ones (maxSeq): a cached sequence's own rows are all real when pooling them.
+    private let realRows: [Int32]
     /// Cache sequence numbers of the batch (for error messages).
     public internal(set) var sequenceIndices: [Int] = []
 
@@ -50,12 +56,21 @@ public final class TargetBatch {
         let maxRows = plan.isMaskedLM ? tokens : maxBatch
         fullLogits = FloatBuffer(count: plan.selection.logits.contains(.full) ? maxRows * logitWidth : 0)
         topKLogProbs = FloatBuffer(count: plan.selection.logits.contains(.topk) ? maxRows * topK : 0)
+        pooled = FloatBuffer(count: plan.pooledPair == nil ? 0 : maxBatch * t.hiddenSize)
+        realRows = [Int32](repeating: 1, count: plan.pooledPair == nil ? 0 : maxSeq)
     }
 
     /// Fills the batch from cached sequences, padding to the longest: inputs and teacher targets.
     public func fill(_ sequences: [CachedSequence]) throws {
-        fillInputs(sequences)
+        try fillInputs(sequences)
         let t = plan.teacher, c = t.hiddenSize, h = t.heads
+        if let pair = plan.pooledPair {
+            for (b, s) in sequences.enumerated() {
+                guard let values = s.hidden[pair.teacher] else { preconditionFailure("the reader did not decode hidden layer \(pair.teacher) for sequence \(s.index)") }
+                poolForward(pooled.pointer + b * c, values, realRows, pooling: plan.spec.pooling ?? .mean, batch: 1, seq: s.length, width: c)
+            }
+        }
+        guard plan.studentTokenizer == nil else { return fillLogits(sequences) }
         for (l, buffer) in hidden {
             buffer.pointer.update(repeating: 0, count: batch * seq * c)
             for (b, s) in sequences.enumerated() { copy(s.hidden[l], into: buffer.pointer + b * seq * c, what: "hidden layer \(l)", sequence: s) }
@@ -83,14 +98,25 @@ public final class TargetBatch {
     }
 
     /// The student's side only (input ids, masks, labels, masked rows); teacher buffers untouched.
-    func fillInputs(_ sequences: [CachedSequence]) {
+    func fillInputs(_ sequences: [CachedSequence]) throws {
         precondition(!sequences.isEmpty && sequences.count <= maxBatch, "batch of \(sequences.count) outside 1…\(maxBatch)")
         batch = sequences.count
-        seq = sequences.map(\.length).max()!
-        precondition(seq <= maxSeq, "sequence of \(seq) tokens beyond the batch buffers' \(maxSeq)")
         sequenceIndices = sequences.map(\.index)
-        input = BertInput(padding: sequences)
-        tokens = sequences.reduce(0) { $0 + $1.length }
+        let padId = Int32(plan.student.padTokenId)
+        if let tokenizer = plan.studentTokenizer {
+            // The student's own tokens of each example's text, cut to the batch buffers' length.
+            input = BertInput(padding: try sequences.map { s in
+                guard let text = s.text else {
+                    throw DistillationError.incompatible("cache sequence \(s.index) (example '\(s.exampleId)') has no stored text for the student's tokenizer")
+                }
+                return tokenizer.encodeIds(text, pair: s.textPair, maxLength: maxSeq)
+            }, padId: padId)
+        } else {
+            input = BertInput(padding: sequences.map { ($0.inputIds, $0.tokenTypeIds) }, padId: padId)
+        }
+        seq = input.seq
+        precondition(seq <= maxSeq, "sequence of \(seq) tokens beyond the batch buffers' \(maxSeq)")
+        tokens = input.attentionMask.reduce(0) { $0 + Int($1) }
         fillLabels(sequences)
     }
 
@@ -150,13 +176,14 @@ public final class TargetBatch {
 }
 
 extension BertInput {
-    /// Cached sequences as one batch, padded (id 0, mask 0) to the longest.
-    public init(padding sequences: [CachedSequence]) {
-        let batch = sequences.count, seq = sequences.map(\.length).max() ?? 0
-        var ids = [Int32](repeating: 0, count: batch * seq), types = ids, mask = ids
-        for (b, s) in sequences.enumerated() {
-            for i in 0..<s.length {
-                ids[b * seq + i] = s.inputIds[i]; types[b * seq + i] = s.tokenTypeIds[i]; mask[b * seq + i] = 1
+    /// Encoded rows (ids and token types) as one batch, padded (`padId`, type 0, mask 0) to the longest.
+    public init(padding rows: [(inputIds: [Int32], tokenTypeIds: [Int32])], padId: Int32) {
+        let batch = rows.count, seq = rows.map(\.inputIds.count).max() ?? 0
+        var ids = [Int32](repeating: padId, count: batch * seq)
+        var types = [Int32](repeating: 0, count: batch * seq), mask = types
+        for (b, row) in rows.enumerated() {
+            for i in 0..<row.inputIds.count {
+                ids[b * seq + i] = row.inputIds[i]; types[b * seq + i] = row.tokenTypeIds[i]; mask[b * seq + i] = 1
             }
         }
         self.init(batch: batch, seq: seq, inputIds: ids, tokenTypeIds: types, attentionMask: mask)

@@ -8,7 +8,10 @@ import TeacherCache
 /// of students hashes the teacher once.
 enum TeacherIdentity {
     static func check(_ folder: URL, is teacher: CacheProvenance.Teacher, cache: URL) throws {
-        let vocabulary = try sha256(folder.appendingPathComponent("vocab.txt"))
+        let vocabulary: String
+        do { vocabulary = try VocabularyIdentity.sha256(of: folder) } catch {
+            throw DistillationError.io("cannot read the tokenizer of \(folder.path): \(error)")
+        }
         guard vocabulary == teacher.vocabularySHA256 else {
             throw DistillationError.incompatible("the vocabulary in \(folder.path) differs from the one \(cache.path) was built with (sha256 \(vocabulary.prefix(12))… vs \(teacher.vocabularySHA256.prefix(12))…)")
         }

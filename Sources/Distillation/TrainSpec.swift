@@ -1,5 +1,6 @@
 import Bert
 import Foundation
+import Kernels
 import Settings
 import TeacherCache
 import Training
@@ -31,12 +32,17 @@ public enum ObjectiveKind: String, Codable, CaseIterable, Sendable, Comparable {
     case relations
     /// TED: MSE between the student's filtered hidden states and the frozen teacher filters' (`ted_filters`).
     case ted
+    /// MSE between the student's pooled last hidden state (learned projection when widths differ) and
+    /// the teacher's (Reimers & Gurevych 2020): sequence-level, so a student with another tokenizer can use it.
+    case pooledMSE = "pooled_mse"
 
     public static func < (a: ObjectiveKind, b: ObjectiveKind) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
 
     var usesLogits: Bool { [.ce, .mse, .kd, .kdTopk, .kdSampled].contains(self) }
+    /// Compares the student and teacher token by token (needs the teacher's tokenizer).
+    var isTokenLevel: Bool { ![.ce, .mse, .kd, .kdTopk, .kdSampled, .pooledMSE].contains(self) }
     var usesHiddenMapping: Bool { self == .hiddenMSE || self == .hiddenCosine }
     var usesAttentionMapping: Bool { [.attentionKL, .attentionScores, .valueRelation].contains(self) }
 }
@@ -82,6 +88,8 @@ public struct TrainSpec: Codable, Equatable, Sendable, HasSettings {
     public var evalEvery = 0
     /// Write a metrics line every this many updates.
     public var logEvery = 10
+    /// pooled_mse: how a sequence's last hidden states become one vector (nil: mean).
+    public var pooling: Pooling?
 
     public enum TopKTail: String, Codable, CaseIterable, Sendable { case renormalized, ghost }
 
@@ -127,6 +135,8 @@ public struct TrainSpec: Codable, Equatable, Sendable, HasSettings {
                 check: { $0 >= 0 ? nil : "log_every must be ≥ 1 and eval_every ≥ 0" }),
         Setting("log_every", \.logEvery, help: "Metrics line every N updates",
                 check: { $0 >= 1 ? nil : "log_every must be ≥ 1 and eval_every ≥ 0" }),
+        Setting("pooling", optional: \.pooling, choices: Pooling.allCases.map(\.rawValue),
+                help: "pooled_mse: the first token's hidden state or the mean over real tokens", shown: "mean"),
     ])
 
     public init(from decoder: Decoder) throws { self = try Self.settings.decode(from: decoder) }
@@ -176,6 +186,10 @@ public struct StudentSpec: Codable, Equatable, Sendable, HasSettings {
     /// the teacher's. The student shares the teacher's tokenizer, so only the network changes
     /// (a DistilBERT student of a BERT teacher, as DistilBERT itself was made).
     public var family: String?
+    /// A folder with the student's own tokenizer (tokenizer.json, vocab.json + merges.txt, a
+    /// SentencePiece model or vocab.txt); nil shares the teacher's. A student with another
+    /// tokenizer encodes each cached example's text itself and learns only sequence-level targets.
+    public var tokenizer: String?
 
     public enum Initialization: Equatable, Sendable, Codable, CustomStringConvertible {
         case random
@@ -234,6 +248,8 @@ public struct StudentSpec: Codable, Equatable, Sendable, HasSettings {
         Setting("family", optional: \.family, choices: ModelFamily.all.flatMap(\.modelTypes), help: "Student model family (default: the teacher's)",
                 check: { name in ModelFamily.all.contains { $0.modelTypes.contains(name) } ? nil
                     : "student family '\(name)' is not supported; supported: \(ModelFamily.all.flatMap(\.modelTypes).joined(separator: ", "))" }),
+        Setting("tokenizer", optional: \.tokenizer, flag: "student-tokenizer",
+                help: "A folder with the student's own tokenizer; such a student learns sequence-level targets only (default: the teacher's)"),
     ])
 
     public init(from decoder: Decoder) throws { self = try Self.settings.decode(from: decoder) }

@@ -1,6 +1,7 @@
 import Bert
 import Foundation
 import TeacherCache
+import Tokenization
 
 /// A training spec resolved against a cache and a student: which teacher tensor each objective
 /// reads, which projections exist, what the reader must decode. Built before the first step, so
@@ -23,6 +24,11 @@ public struct TrainingPlan: Sendable {
     /// TED: student layer ↔ filtered teacher layer, and the stage-one teacher filters (nil without `ted`).
     public let tedPairs: [LayerMapping.Pair]
     public let tedFilters: TedFilterFile?
+    /// pooled_mse: the student's last layer ↔ the teacher's last layer, each pooled (`spec.pooling`).
+    public let pooledPair: HiddenPair?
+    /// The student's own tokenizer (it encodes each cached example's text itself); nil when it
+    /// shares the teacher's.
+    public let studentTokenizer: (any Tokenizer)?
     public let isMaskedLM: Bool
     /// Classification (labels > 1) or regression (1 output) head width; 0 when the student has none.
     public let classifierLabels: Int
@@ -34,16 +40,20 @@ public struct TrainingPlan: Sendable {
     /// (fine-tuning a one-output head) holds no teacher outputs to match.
     public let mseOnGoldScores: Bool
 
-    public init(spec: TrainSpec, student config: BertConfig, cache: CacheReader) throws {
+    public init(spec: TrainSpec, student config: BertConfig, cache: CacheReader, tokenizer: (any Tokenizer)? = nil) throws {
+        if tokenizer != nil && cache.provenance.exampleText == nil {
+            throw DistillationError.incompatible("\(cache.url.path) stores no example texts (written before Distillery stored them), which a student with its own tokenizer encodes; rebuild the cache with `distillery cache`")
+        }
         try self.init(spec: spec, student: config, teacher: cache.provenance.teacher, cacheSpec: cache.spec,
-                      isMaskedLM: cache.isMaskedLM, labelNames: cache.labelNames)
+                      isMaskedLM: cache.isMaskedLM, labelNames: cache.labelNames, tokenizer: tokenizer)
     }
 
     /// The same from what a cache records (its teacher, its spec, its head and label names).
     public init(spec: TrainSpec, student config: BertConfig, teacher: CacheProvenance.Teacher, cacheSpec: CacheSpec,
-                isMaskedLM: Bool, labelNames: [String]?) throws {
+                isMaskedLM: Bool, labelNames: [String]?, tokenizer: (any Tokenizer)? = nil) throws {
         try spec.validate()
         self.spec = spec
+        studentTokenizer = tokenizer
         self.teacher = teacher
         self.isMaskedLM = isMaskedLM
         sampledTemperature = cacheSpec.sampledTemperature
@@ -51,8 +61,20 @@ public struct TrainingPlan: Sendable {
         let kinds = Set(spec.objectives.keys)
         mseOnGoldScores = kinds.contains(.mse) && cacheSpec.isInputsOnly
 
-        guard config.vocabSize == teacher.vocabularySize else {
-            throw DistillationError.incompatible("the student's vocabulary (\(config.vocabSize)) differs from the teacher's (\(teacher.vocabularySize)); students share the teacher's tokenizer")
+        if let tokenizer {
+            // Another tokenizer: only what the cache holds per sequence can be learned.
+            let tokenLevel = kinds.filter(\.isTokenLevel).map(\.rawValue).sorted()
+            guard tokenLevel.isEmpty else {
+                throw DistillationError.invalidSpec("\(tokenLevel.joined(separator: ", ")) compare the student and teacher token by token, but this student has its own tokenizer (\(spec.student.tokenizer ?? "")), so its tokens are not the teacher's; use ce, mse, kd, kd_topk, kd_sampled or pooled_mse")
+            }
+            guard !isMaskedLM else {
+                throw DistillationError.invalidSpec("a masked-LM cache's targets belong to the teacher's tokens, so a student with its own tokenizer cannot learn from it")
+            }
+            guard config.vocabSize == tokenizer.vocabularySize else {
+                throw DistillationError.incompatible("the student's vocabulary (\(config.vocabSize)) differs from its tokenizer's (\(tokenizer.vocabularySize))")
+            }
+        } else if config.vocabSize != teacher.vocabularySize {
+            throw DistillationError.incompatible("the student's vocabulary (\(config.vocabSize)) differs from the teacher's (\(teacher.vocabularySize)); a student shares the teacher's tokenizer unless it names its own (student.tokenizer)")
         }
         // Heads: what the cache can teach decides what the student grows.
         let wantsLogits = kinds.contains { $0.usesLogits }
@@ -159,14 +181,24 @@ public struct TrainingPlan: Sendable {
             tedPairs = []
             tedFilters = nil
         }
+        // pooled_mse: the last layers, the teacher's from the cache.
+        if kinds.contains(.pooledMSE) {
+            guard cacheSpec.hiddenLayers.contains(teacherLayers) else {
+                throw missing("pooled_mse pools the teacher's last hidden state (layer \(teacherLayers)) but the cache holds hidden states \(Self.list(cacheSpec.hiddenLayers))",
+                              flag: "--hidden \(Self.list(Array(Set(cacheSpec.hiddenLayers + [teacherLayers])).sorted()))")
+            }
+            pooledPair = HiddenPair(student: studentLayers, teacher: teacherLayers, projected: config.hiddenSize != teacher.hiddenSize)
+        } else {
+            pooledPair = nil
+        }
         var logitForms: [CacheSpec.LogitsForm] = []
         if kinds.contains(.kd) || (kinds.contains(.mse) && !mseOnGoldScores) { logitForms.append(.full) }
         if kinds.contains(.kdTopk) { logitForms.append(.topk) }
         if kinds.contains(.kdSampled) { logitForms.append(.sampled) }
         let relationLayers = Set(relationPairs.map(\.teacher) + (kinds.contains(.attentionScores) || kinds.contains(.valueRelation) ? attentionPairs.map(\.teacher) : []))
-        selection = CacheSelection(hiddenLayers: Array(Set(hiddenPairs.map(\.teacher) + tedPairs.map(\.teacher))).sorted(),
+        selection = CacheSelection(hiddenLayers: Array(Set(hiddenPairs.map(\.teacher) + tedPairs.map(\.teacher) + (pooledPair.map { [$0.teacher] } ?? []))).sorted(),
                                    attentionLayers: kinds.contains(.attentionKL) ? Array(Set(attentionPairs.map(\.teacher))).sorted() : [],
-                                   relationLayers: relationLayers.sorted(), logits: logitForms)
+                                   relationLayers: relationLayers.sorted(), logits: logitForms, texts: tokenizer != nil)
     }
 
     static func list(_ layers: [Int]) -> String { layers.isEmpty ? "none" : layers.map(String.init).joined(separator: ",") }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Bert
 import Foundation
 import SafeTensors
+import TeacherCache
 import Tokenization
 
 /// `distillery forward`: run the teacher on a few lines of text and save what it computes.
@@ -40,11 +41,8 @@ struct ForwardCommand: ParsableCommand {
     func run() throws {
         threads.apply()
         let folder = URL(fileURLWithPath: model.model)
-        let tokenizer = try BertTokenizer(modelDirectory: folder)
         let bert = try BertModel.load(directory: folder)
-        guard tokenizer.vocabularySize == bert.config.vocabSize else {
-            throw ValidationError("\(folder.path)/vocab.txt has \(tokenizer.vocabularySize) tokens but config.json says vocab_size \(bert.config.vocabSize)")
-        }
+        let tokenizer = try loadTeacherTokenizer(folder, config: bert.config)
         let positions = bert.config.maxSequenceLength
         if let maxLength, maxLength > positions {
             throw ValidationError("--max-length \(maxLength) is over \(bert.config.positionsDescription) (\(folder.path)/config.json)")

@@ -21,7 +21,7 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let tokenizer = try BertTokenizer(modelDirectory: URL(fileURLWithPath: model.model))
+        let tokenizer = try loadTokenizer(modelDirectory: URL(fileURLWithPath: model.model))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Invalid UTF-8 is refused by line (as `cache` does), not replaced with U+FFFD.

@@ -14,7 +14,10 @@ struct TrainCommand: ParsableCommand {
         discussion: """
         Objectives (any combination, each with a weight): ce, mse, kd, kd_topk, kd_sampled, \
         hidden_mse, hidden_cosine, attention_kl, attention_scores, value_relation, relations, ted \
-        (TED stage two, with --ted-filters from `distillery ted-filters`; TED's loss is ce=1, kd=α_kl, ted=α_mse). \
+        (TED stage two, with --ted-filters from `distillery ted-filters`; TED's loss is ce=1, kd=α_kl, ted=α_mse), \
+        pooled_mse (the pooled last hidden state, --pooling first or mean). A student with its own \
+        tokenizer (--student-tokenizer FOLDER) encodes each cached example's text itself and learns \
+        the sequence-level objectives only (ce, mse, kd, kd_topk, kd_sampled, pooled_mse). \
         Layer mappings: uniform, last, or student:teacher pairs like 1:2,2:4,3:6 (hidden states \
         count the embeddings as layer 0). Before the first step the run checks the cache holds \
         every tensor its objectives need and names the `distillery cache` flags that would add \
@@ -42,6 +45,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: train("student.intermediate_size")) var intermediateSize: Int?
     @Option(help: train("student.init")) var initialization: String?
     @Option(help: train("student.family")) var family: String?
+    @Option(help: train("student.tokenizer")) var studentTokenizer: String?
+    @Option(help: train("pooling")) var pooling: Pooling?
     @Option(name: .customLong("objective"), help: train("objectives", usage: "name=weight, repeated for several, e.g. --objective kd=0.5 --objective ce=0.5"))
     var objectives: [String] = []
     @Option(help: train("temperature")) var temperature: Float?
@@ -179,6 +184,7 @@ struct TrainCommand: ParsableCommand {
         }
         set(layers, \.student.layers); set(hiddenSize, \.student.hiddenSize); set(heads, \.student.heads)
         set(intermediateSize, \.student.intermediateSize); set(dropout, \.student.dropout); set(family, \.student.family)
+        set(studentTokenizer, \.student.tokenizer); set(pooling, \.pooling)
         try parse(initialization, \.student.initialization, StudentSpec.Initialization.init(parsing:))
         if !objectives.isEmpty { s.objectives = try TrainSpec.objectives(try Self.weights(objectives)) }
         set(temperature, \.temperature); set(temperatureScaling, \.scaleByTemperatureSquared)
@@ -221,3 +227,5 @@ struct TrainCommand: ParsableCommand {
 private func train(_ path: String, usage: String? = nil) -> ArgumentHelp { ArgumentHelp(TrainSpec.settings.help(path, usage: usage)) }
 
 extension StudentGroup.Schedule: ExpressibleByArgument {}
+
+extension Pooling: ExpressibleByArgument {}

@@ -43,7 +43,7 @@ public struct StudyPlan {
                                                             maxLength: pipeline.data.maxLength)
 
         // Rows and mean length per split, from the files and the teacher's tokenizer.
-        let tokenizer = try BertTokenizer(modelDirectory: teacher)
+        let tokenizer = try loadTokenizer(modelDirectory: teacher)
         var splits: [(String, Int, Int)] = []
         var sample: [Example] = []
         for (name, path) in [("train", pipeline.data.train), ("dev", pipeline.data.dev), ("test", pipeline.data.test)] {

@@ -220,7 +220,8 @@ public final class StudyRunner {
         guard let reader = try? CacheReader(url: url), reader.spec == spec else { return false }
         let built = reader.provenance
         let weights = try hash(teacher.appendingPathComponent("model.safetensors"))
-        let vocabulary = try hash(teacher.appendingPathComponent("vocab.txt"))
+        let vocabulary: String
+        do { vocabulary = try VocabularyIdentity.sha256(of: teacher) } catch { throw PipelineError.io("cannot read the tokenizer of \(teacher.path): \(error)") }
         let dataset = try hash(data)
         return built.teacher.weightsSHA256 == weights && built.teacher.vocabularySHA256 == vocabulary && built.datasets.map(\.sha256) == [dataset]
     }

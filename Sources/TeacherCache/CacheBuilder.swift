@@ -52,11 +52,8 @@ public enum CacheBuilder {
                              progress: (CacheProgress) -> Void = { _ in }) throws -> CacheSummary {
         let start = DispatchTime.now().uptimeNanoseconds
         var spec = request.spec
-        let tokenizer = try BertTokenizer(modelDirectory: request.teacher)
         let model = try BertModel.load(directory: request.teacher)
-        guard tokenizer.vocabularySize == model.config.vocabSize else {
-            throw CacheError.incompatible("\(request.teacher.path)/vocab.txt has \(tokenizer.vocabularySize) tokens but config.json says vocab_size \(model.config.vocabSize)")
-        }
+        let tokenizer = try loadTeacherTokenizer(request.teacher, config: model.config)
         spec.maxLength = try maxLength(spec, model: model, teacher: request.teacher, logger: logger)
         let heads = model.heads
         try spec.validate(layers: model.config.numHiddenLayers, hasClassifier: heads.classifierLabels > 0, hasMaskedLM: heads.maskedLM,
@@ -176,8 +173,8 @@ public enum CacheBuilder {
     /// nothing: the baseline the benchmark compares a whole cache run with.
     public static func teacherPass(_ request: CacheRequest) throws -> (seconds: Double, tokens: Int) {
         var spec = request.spec
-        let tokenizer = try BertTokenizer(modelDirectory: request.teacher)
         let model = try BertModel.load(directory: request.teacher)
+        let tokenizer = try loadTeacherTokenizer(request.teacher, config: model.config)
         spec.maxLength = try maxLength(spec, model: model, teacher: request.teacher, logger: nil)
         let data = try loadData(request)
         let forward = BertForward(model: model, maxBatch: spec.batchSize, maxSeq: spec.maxLength,
@@ -239,7 +236,7 @@ public enum CacheBuilder {
         let teacher = CacheProvenance.Teacher(
             path: folder.path, config: config,
             weightsSHA256: try ContentHash.file(at: folder.appendingPathComponent("model.safetensors")),
-            vocabularySHA256: try ContentHash.file(at: folder.appendingPathComponent("vocab.txt")),
+            vocabularySHA256: try VocabularyIdentity.sha256(of: folder),
             vocabularySize: model.config.vocabSize, hiddenSize: model.config.hiddenSize, layers: model.config.numHiddenLayers,
             heads: model.config.numAttentionHeads, head: head, classifierLabels: heads.classifierLabels)
         return CacheProvenance(teacher: teacher, datasets: data.files, labelNames: labelNames,

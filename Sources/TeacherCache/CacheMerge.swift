@@ -115,7 +115,7 @@ public enum CacheMerger {
                 throw CacheError.incompatible("\(pair) were made with different teachers (weights \(a.weightsSHA256.prefix(12))… and \(b.weightsSHA256.prefix(12))…)")
             }
             if a.vocabularySHA256 != b.vocabularySHA256 || a.vocabularySize != b.vocabularySize {
-                throw CacheError.incompatible("\(pair) were made with different vocabularies (vocab.txt \(a.vocabularySHA256.prefix(12))… and \(b.vocabularySHA256.prefix(12))…)")
+                throw CacheError.incompatible("\(pair) were made with different vocabularies (tokenizer files \(a.vocabularySHA256.prefix(12))… and \(b.vocabularySHA256.prefix(12))…)")
             }
             var (ta, tb) = (a, b)
             ta.path = ""; tb.path = ""

@@ -11,6 +11,24 @@ public enum TokenizerFormat: String, Sendable, CaseIterable {
     /// sentencepiece.bpe.model (a SentencePiece unigram model) as XLM-R, with its fairseq ids.
     case sentencePiece
 
+    /// Without a BPE or Unigram tokenizer.json, the first of these whose files are all there.
+    static let fallbackOrder: [TokenizerFormat] = [.bytePairFiles, .sentencePiece, .vocabularyText, .tokenizerJSON]
+
+    /// The format `loadTokenizer(modelDirectory:)` reads in a folder, and its files: what defines
+    /// the ids a model was trained on (a cache records their hash as the teacher's vocabulary).
+    public static func chosen(in modelDirectory: URL) throws -> (format: TokenizerFormat, files: [URL]) {
+        let fileManager = FileManager.default
+        func has(_ format: TokenizerFormat) -> Bool {
+            format.fileNames.allSatisfy { fileManager.fileExists(atPath: modelDirectory.appendingPathComponent($0).path) }
+        }
+        var format = fallbackOrder.first(where: has)
+        if has(.tokenizerJSON), ["BPE", "Unigram"].contains(try TokenizerJSON.modelType(try TokenizerJSON.read(modelDirectory.appendingPathComponent("tokenizer.json")))) {
+            format = .tokenizerJSON
+        }
+        guard let format else { throw TokenizerError.noTokenizerFiles(modelDirectory) }
+        return (format, format.fileNames.map { modelDirectory.appendingPathComponent($0) })
+    }
+
     var fileNames: [String] {
         switch self {
         case .vocabularyText: return ["vocab.txt"]
@@ -37,8 +55,7 @@ public func loadTokenizer(modelDirectory: URL, format: TokenizerFormat? = nil) t
         let root = try TokenizerJSON.read(jsonURL)
         if ["BPE", "Unigram"].contains(try TokenizerJSON.modelType(root)) { parsedJSON = root }
     }
-    let order: [TokenizerFormat] = [.bytePairFiles, .sentencePiece, .vocabularyText, .tokenizerJSON]
-    guard let chosen = format ?? (parsedJSON != nil ? .tokenizerJSON : order.first(where: has)) else {
+    guard let chosen = format ?? (parsedJSON != nil ? .tokenizerJSON : TokenizerFormat.fallbackOrder.first(where: has)) else {
         throw TokenizerError.noTokenizerFiles(modelDirectory)
     }
     switch chosen {

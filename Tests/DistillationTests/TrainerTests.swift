@@ -36,6 +36,7 @@ final class TrainerTests: XCTestCase {
             (.kdTopk, { $0.topkTail = .renormalized }), (.kdSampled, { _ in }),
             (.hiddenMSE, { _ in }), (.hiddenCosine, { _ in }), (.attentionKL, { _ in }),
             (.attentionScores, { _ in }), (.valueRelation, { _ in }), (.relations, { _ in }),
+            (.pooledMSE, { $0.pooling = .first }), (.pooledMSE, { $0.pooling = .mean }),
         ]
         for (kind, adjust) in cases {
             var spec = TrainFixtures.spec([kind: 1], steps: 12)
@@ -56,7 +57,8 @@ final class TrainerTests: XCTestCase {
     /// The cache holds the teacher's outputs, so training from it is the same computation as
     /// running the teacher at every step (fp32 cache: losses equal step by step).
     func testCachedTargetsEqualOnlineTeacher() throws {
-        var spec = TrainFixtures.spec([.kd: 0.5, .ce: 0.5, .hiddenMSE: 1, .attentionKL: 1, .relations: 1, .attentionScores: 0.1, .valueRelation: 1], steps: 6)
+        var spec = TrainFixtures.spec([.kd: 0.5, .ce: 0.5, .hiddenMSE: 1, .attentionKL: 1, .relations: 1, .attentionScores: 0.1, .valueRelation: 1,
+                                       .pooledMSE: 1], steps: 6)
         spec.student.layers = 2
         spec.student.dropout = 0.1
         spec.attentionMapping = .uniform
@@ -71,7 +73,7 @@ final class TrainerTests: XCTestCase {
                 XCTAssertLessThanOrEqual(diff, 1e-5, "step \(step + 1) \(kind): cache \(value), online \(b[kind]!)")
             }
         }
-        print("cached vs online teacher: 6 steps, 7 objectives, largest loss difference \(worst)")
+        print("cached vs online teacher: 6 steps, 8 objectives, largest loss difference \(worst)")
     }
 
     func testSameSeedSameRun() throws {

@@ -249,6 +249,29 @@ final class BackwardTests: XCTestCase {
         assertGradient(unfill(dx), expected, "dinp")
     }
 
+    /// Pooling forward against a plain loop and its backward against finite differences, both
+    /// poolings, a padded row included (padding gets neither weight nor gradient).
+    func testPoolingForwardAndBackward() {
+        let batch = 2, seq = 4, width = 3
+        let h = rng.floats(batch * seq * width), r = rng.floats(batch * width)
+        let mask: [Int32] = [1, 1, 1, 1, 1, 1, 0, 0]
+        for pooling in Pooling.allCases {
+            func reference(_ h: [Double]) -> [Double] {
+                (0..<batch).flatMap { b -> [Double] in
+                    let n = pooling == .first ? 1 : mask[(b * seq)..<((b + 1) * seq)].filter { $0 != 0 }.count
+                    return (0..<width).map { i in (0..<n).map { h[(b * seq + $0) * width + i] }.reduce(0, +) / Double(n) }
+                }
+            }
+            var out = [Float](repeating: .nan, count: batch * width)
+            poolForward(&out, h, mask, pooling: pooling, batch: batch, seq: seq, width: width)
+            for (a, e) in zip(out, reference(h.map(Double.init))) { XCTAssertEqual(Double(a), e, accuracy: 1e-6, "\(pooling)") }
+            var dh = fill(h.count)
+            poolBackward(&dh, r, mask, pooling: pooling, batch: batch, seq: seq, width: width)
+            let expected = centralDifferences(h.map(Double.init)) { x in zip(reference(x), r).map { $0 * Double($1) }.reduce(0, +) }
+            assertGradient(unfill(dh), expected, "dh (\(pooling))")
+        }
+    }
+
     func testTanhBackwardMatchesFiniteDifferences() {
         let x = rng.floats(50, scale: 3), r = rng.floats(50)
         var out = [Float](repeating: 0, count: x.count), dx = fill(x.count)

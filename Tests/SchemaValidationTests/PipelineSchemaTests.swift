@@ -85,7 +85,7 @@ final class PipelineSchemaTests: XCTestCase {
 
     func testUnknownKeyInAStudent() throws {
         XCTAssertEqual(try violations(with("  - name: attention\n", "  - name: attention\n    epochz: 3\n")), [
-            "students[1]: unknown key 'epochz' (known: name, student, objectives, temperature, scale_by_temperature_squared, topk_tail, relation_heads, hidden_mapping, attention_mapping, relation_mapping, ted_filters, ted_mapping, epochs, max_steps, batch_size, learning_rate, warmup_ratio, schedule, weight_decay, clip_norm, seed, data_seed, checkpoint_every, eval_every, log_every)",
+            "students[1]: unknown key 'epochz' (known: name, student, objectives, temperature, scale_by_temperature_squared, topk_tail, relation_heads, hidden_mapping, attention_mapping, relation_mapping, ted_filters, ted_mapping, epochs, max_steps, batch_size, learning_rate, warmup_ratio, schedule, weight_decay, clip_norm, seed, data_seed, checkpoint_every, eval_every, log_every, pooling)",
         ])
     }
 
@@ -105,7 +105,7 @@ final class PipelineSchemaTests: XCTestCase {
 
     func testUnknownObjective() throws {
         let found = try violations(with("{kd: 0.5, attention_kl: 1}", "{kd: 0.5, attention_k: 1}"))
-        XCTAssertEqual(found, ["students[1].objectives: unknown key 'attention_k' (known: ce, mse, kd, kd_topk, kd_sampled, hidden_mse, hidden_cosine, attention_kl, attention_scores, value_relation, relations, ted)"])
+        XCTAssertEqual(found, ["students[1].objectives: unknown key 'attention_k' (known: ce, mse, kd, kd_topk, kd_sampled, hidden_mse, hidden_cosine, attention_kl, attention_scores, value_relation, relations, ted, pooled_mse)"])
     }
 
     func testNegativeEpochs() throws {
@@ -239,6 +239,7 @@ final class PipelineSchemaTests: XCTestCase {
         train.tedFilters = "filters.safetensors"; train.objectives = [.kd: 0.5, .ted: 1]; train.hiddenMapping = try LayerMapping(parsing: "1:2")
         train.student.hiddenSize = 384; train.student.heads = 12; train.student.intermediateSize = 1536
         train.student.initialization = .teacher(.list([1, 3])); train.student.family = "distilbert"
+        train.student.tokenizer = "models/student-tokenizer"; train.pooling = .first
         var cache = CacheSpec()
         cache.hiddenLayers = [0, 3]; cache.attentionLayers = [3]; cache.relationLayers = [3]; cache.logits = [.full, .topk]
         let blocks: [(pointer: String, leaves: [SettingLeaf], keys: [String], defaults: [String: Any], changed: [String: Any])] = [
