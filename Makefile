@@ -13,12 +13,12 @@ APT_PACKAGES := libhdf5-dev hdf5-tools libopenblas-dev libzstd-dev pkg-config un
 # For the tests only: the report's check in a real browser (scripts/check_report.py), peak memory of a refused run.
 APT_TEST_PACKAGES := chromium time
 # Reference tooling only (fixtures, peers, interoperability checks); the product is Swift.
-PY_PACKAGES := numpy safetensors h5py hdf5plugin jsonschema
+PY_PACKAGES := numpy safetensors h5py hdf5plugin jsonschema babel
 # The CPU build of torch (a local wheel on these machines); plain `torch` from PyPI as a fallback.
 PY_TORCH    := torch==2.13.0+cpu
 PY_REFERENCE := transformers tokenizers
 
-.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train bench-many check-real data data-study fixtures fuzz check-slurm clean
+.PHONY: setup setup-python setup-reference build plugin models test demo bench bench-teacher bench-cache bench-train bench-many check-real data data-study data-multilingual fixtures fuzz check-slurm clean
 
 # Installs the Debian packages given that are missing (skips apt when all are present).
 define apt_install
@@ -33,7 +33,7 @@ setup:
 
 ## setup-python: Python packages for the reference checks (best effort: tests skip with a reason without them)
 setup-python:
-	@$(PYTHON) -c "import numpy, safetensors, h5py, hdf5plugin, jsonschema" 2>/dev/null || \
+	@$(PYTHON) -c "import numpy, safetensors, h5py, hdf5plugin, jsonschema, babel" 2>/dev/null || \
 	  $(PYTHON) -m pip install -q $(PY_PACKAGES) || echo "warning: Python reference packages unavailable; interoperability checks will skip"
 
 ## build: the release CLI and the zstd HDF5 plugin
@@ -79,6 +79,7 @@ fixtures: models setup-reference
 	$(PYTHON) scripts/fixtures/tokenizer_fixtures.py --vocab $(MINILM)/vocab.txt --out Tests/Fixtures/tokenizer
 	$(PYTHON) scripts/fixtures/hf_tokenizer_fixtures.py --out Tests/Fixtures/tokenizer
 	$(PYTHON) scripts/fixtures/bert_fixtures.py --minilm $(MINILM) --out Tests/Fixtures/bert
+	$(PYTHON) scripts/fixtures/family_fixtures.py --out Tests/Fixtures/families
 	$(PYTHON) scripts/fixtures/train_fixtures.py --out Tests/Fixtures/train/combined
 	$(PYTHON) scripts/fixtures/train_fixtures.py --family roberta --out Tests/Fixtures/train/roberta
 	$(PYTHON) scripts/fixtures/train_fixtures.py --family distilbert --out Tests/Fixtures/train/distilbert
@@ -128,6 +129,10 @@ data: setup-python
 ## data-study: the larger split of the same set for pipelines/seed-study*.yaml
 data-study: setup-python
 	$(PYTHON) pipelines/data/rotten_tomatoes.py --out data --name rotten-tomatoes-study --train 1600 --dev 1000 --test 1000
+
+## data-multilingual: the 8-language task of pipelines/multilingual.yaml (CLDR names via PyPI babel)
+data-multilingual: setup-python
+	$(PYTHON) pipelines/data/cldr_language_id.py --out data
 
 ## check-real: slow checks on real inputs (about 10 minutes): a distilled student beats CE alone
 check-real: setup setup-python plugin models data

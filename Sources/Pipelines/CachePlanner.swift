@@ -28,8 +28,10 @@ enum CachePlanner {
             }
             let plan: TrainingPlan
             do {
-                plan = try TrainingPlan(spec: spec, student: try StudentFactory.config(for: spec.student, teacher: config), teacher: teacher,
-                                        cacheSpec: everything, isMaskedLM: false, labelNames: labelled ? ["0", "1"] : nil)
+                let tokenizer = try StudentFactory.tokenizer(for: spec.student)
+                plan = try TrainingPlan(spec: spec, student: try StudentFactory.config(for: spec.student, teacher: config, tokenizer: tokenizer),
+                                        teacher: teacher, cacheSpec: everything, isMaskedLM: false, labelNames: labelled ? ["0", "1"] : nil,
+                                        tokenizer: tokenizer)
             } catch {
                 throw PipelineError.invalid("student \(student.name): \(error)")
             }

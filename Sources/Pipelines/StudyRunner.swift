@@ -6,6 +6,7 @@ import Hashing
 import Logging
 import Reports
 import TeacherCache
+import Tokenization
 
 /// Runs a pipeline into `results/<name>/`, one stage task at a time (`StudyJobs`): the teacher
 /// (fine-tuned when asked), the training cache (in shards when asked), the merge with dev and
@@ -115,8 +116,10 @@ public final class StudyRunner {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let spec = try encoder.encode(settings.spec)
-        return try StudyLedger.key(files: [model.appendingPathComponent("model.safetensors"), model.appendingPathComponent("vocab.txt"),
-                                           URL(fileURLWithPath: data.train)] + [self.data(data.dev)].compactMap { $0 },
+        let tokenizer: [URL]
+        do { tokenizer = try TokenizerFormat.chosen(in: model).files } catch { throw PipelineError.io("cannot read the tokenizer of \(model.path): \(error)") }
+        return try StudyLedger.key(files: [model.appendingPathComponent("model.safetensors")] + tokenizer
+                                           + [URL(fileURLWithPath: data.train)] + [self.data(data.dev)].compactMap { $0 },
                                    settings: [String(decoding: spec, as: UTF8.self), "max_length \(settings.maxLength ?? data.maxLength)",
                                               "fields \(data.textField) \(data.pairField ?? "-") \(data.labelField ?? "-") \(data.format?.rawValue ?? "-")"])
     }
