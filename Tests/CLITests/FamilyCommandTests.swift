@@ -72,3 +72,31 @@ final class FamilyCommandTests: XCTestCase {
         }
     }
 }
+
+/// `distillery train` with a student that has its own tokenizer: trains from a BERT teacher's
+/// cache; a token-level objective is refused before any work, naming it and the reason.
+final class StudentTokenizerCommandTests: XCTestCase {
+    func testTrainWithTheStudentsOwnTokenizer() throws {
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let teacher = try CLI.tinyModelFolder()
+        let data = work.appendingPathComponent("data.jsonl")
+        try (0..<16).map { #"{"id": "r\#($0)", "text": "the cat sat on the mat \#($0)", "label": "\#(["a", "b", "c"][$0 % 3])"}"# }
+            .joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        let cache = work.appendingPathComponent("train.h5")
+        let built = try CLI.run(["cache", "--teacher", teacher.path, "--data", data.path, "--out", cache.path, "--label-field", "label",
+                                 "--hidden", "2", "--logits", "full", "--threads", "1"])
+        XCTAssertEqual(built.status, 0, built.stderr)
+        let unigram = packageRoot.appendingPathComponent("Tests/Fixtures/tokenizer/unigram")
+        let common = ["train", "--cache", cache.path, "--teacher", teacher.path, "--student-tokenizer", unigram.path, "--family", "xlm-roberta",
+                      "--layers", "1", "--max-steps", "2", "--batch-size", "8", "--threads", "1"]
+        let out = work.appendingPathComponent("run")
+        let trained = try CLI.run(common + ["--out", out.path, "--objective", "kd=1", "--objective", "pooled_mse=1", "--pooling", "first"])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("final/sentencepiece.bpe.model").path))
+        let refused = try CLI.run(common + ["--out", work.appendingPathComponent("refused").path, "--objective", "hidden_mse=1"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("hidden_mse compare the student and teacher token by token"), refused.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent("refused/final").path))
+    }
+}
