@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "ObjectivesTests", dependencies: ["TestSupport", "Objectives", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["TestSupport", "Training", "Bert", "Kernels", "SafeTensors"]),
         .testTarget(name: "DistillationTests", dependencies: ["TestSupport", "Distillation", "Training", "Objectives", "TeacherCache", "Datasets",
-                                                              "Bert", "Kernels", "SafeTensors", "HDF5", "Settings"]),
+                                                              "Bert", "Kernels", "SafeTensors", "HDF5", "Settings", "Tokenization"]),
         .testTarget(name: "SchemaValidationTests", dependencies: ["TestSupport", "SchemaValidation", "BoundedYAML", "Distillation", "TeacherCache", "Training", "Datasets",
                                                                   "Settings"],
                     exclude: ["Fixtures"]),

@@ -1,7 +1,10 @@
 import Bert
-import Logging
 import Foundation
+import Logging
+import TeacherCache
 import TestSupport
+import Tokenization
+import Training
 import XCTest
 @testable import Distillation
 
@@ -142,6 +145,48 @@ final class StudentFamilyTests: XCTestCase {
             let theirs = (json["logits"] as! [Double]).map(Float.init)
             XCTAssertEqual(theirs.count, logits.count)
             for j in 0..<logits.count { XCTAssertEqual(theirs[j], logits[j], accuracy: 1e-5, family) }
+        }
+    }
+}
+
+/// A RoBERTa teacher with a byte-level BPE tokenizer (Tests/Fixtures/tokenizer/bpe, 3,000 tokens,
+/// <pad> = 1) through stage one and two: cached with its own tokenizer (vocab.json + merges.txt
+/// hashed as its vocabulary), and a RoBERTa student trained from the cache with token-level
+/// objectives, exported with the teacher's tokenizer files.
+final class RobertaTeacherTests: XCTestCase {
+    func testRobertaTeacherCachesAndTeaches() throws {
+        let folder = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let bpe = packageRoot.appendingPathComponent("Tests/Fixtures/tokenizer/bpe")
+        var config = BertConfig(vocabSize: 3_000, hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 48,
+                                maxPositionEmbeddings: 66, typeVocabSize: 1, layerNormEps: 1e-5, padTokenId: 1,
+                                labels: ["negative", "neutral", "positive"])
+        config.family = .roberta
+        let parameters = BertParameters(layout: BertLayout(config: config, heads: BertHeads(pooler: true, classifierLabels: 3)))
+        initializeRandomly(parameters, seed: 5)
+        let teacher = folder.appendingPathComponent("roberta-teacher")
+        try StudentExport.save(BertModel(config: config, parameters: parameters), to: teacher, tokenizerFrom: bpe)
+        XCTAssertEqual(try BertModel.load(directory: teacher).config.family, .roberta)
+
+        var spec = TrainFixtures.everythingSpec()
+        spec.logits = [.full]
+        let caches = try TrainFixtures.caches(teacher: teacher, spec: spec, in: folder, trainRows: 16, devRows: 8)
+        let reader = try CacheReader(url: caches.train)
+        let tokenizer = try loadTokenizer(modelDirectory: teacher)
+        let first = try reader.sequence(0, selection: CacheSelection(texts: true))
+        XCTAssertEqual(first.inputIds, tokenizer.encodeIds(try XCTUnwrap(first.text), pair: nil, maxLength: 32).inputIds)
+        XCTAssertEqual(first.inputIds.first, 0, "<s>"); XCTAssertEqual(first.inputIds.last, 2, "</s>")
+        XCTAssertEqual(reader.provenance.teacher.vocabularySHA256, try VocabularyIdentity.sha256(of: teacher))
+
+        var train = TrainFixtures.spec([.kd: 1, .hiddenMSE: 1, .attentionKL: 1, .relations: 1], steps: 3)
+        train.student.initialization = .teacher(.list([2]))
+        let trainer = try StudentTrainer(spec: train, cache: caches.train, teacherDirectory: teacher, logger: Logger(label: "test"))
+        XCTAssertEqual(trainer.student.config.family, .roberta)
+        let run = folder.appendingPathComponent("run")
+        let summary = try trainer.train(dev: caches.dev, run: RunFolder(url: run))
+        XCTAssertTrue(summary.lossHistory.allSatisfy { $0.values.allSatisfy(\.isFinite) })
+        for name in ["vocab.json", "merges.txt", "tokenizer.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("final/\(name)").path), name)
         }
     }
 }

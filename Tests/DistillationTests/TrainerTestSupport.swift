@@ -28,14 +28,19 @@ enum TrainFixtures {
 
     /// Builds train and dev caches for a tiny teacher in `folder`.
     static func caches(teacher kind: String = "cls", spec: CacheSpec? = nil, in folder: URL, trainRows: Int = 40, devRows: Int = 12) throws -> (train: URL, dev: URL) {
-        let spec = spec ?? everythingSpec(maskedLM: kind == "mlm")
+        try caches(teacher: teacher(kind), spec: spec ?? everythingSpec(maskedLM: kind == "mlm"), labelled: kind != "mlm",
+                   in: folder, trainRows: trainRows, devRows: devRows)
+    }
+
+    /// The same for any teacher folder (labelled data unless it is a masked LM).
+    static func caches(teacher: URL, spec: CacheSpec, labelled: Bool = true, in folder: URL, trainRows: Int = 40, devRows: Int = 12) throws -> (train: URL, dev: URL) {
         var options = DatasetReadOptions()
-        options.fields = DatasetFields(text: "text", textPair: nil, label: kind == "mlm" ? nil : "label", id: "id")
+        options.fields = DatasetFields(text: "text", textPair: nil, label: labelled ? "label" : nil, id: "id")
         var urls: [URL] = []
         for (name, rows, offset) in [("train", trainRows, 0), ("dev", devRows, 1000)] {
             let data = try writeLabelledSentences(in: folder, rows: rows, name: "\(name).jsonl", offset: offset)
             let out = folder.appendingPathComponent("\(name).h5")
-            try CacheBuilder.build(CacheRequest(teacher: teacher(kind), data: [data], readOptions: options, spec: spec, output: out), logger: Logger(label: "test"))
+            try CacheBuilder.build(CacheRequest(teacher: teacher, data: [data], readOptions: options, spec: spec, output: out), logger: Logger(label: "test"))
             urls.append(out)
         }
         return (urls[0], urls[1])
