@@ -9,7 +9,7 @@ MODELS      := models
 MINILM      := $(MODELS)/all-MiniLM-L6-v2
 PLUGIN_DIR  := build/hdf5-plugins
 PLUGIN      := $(PLUGIN_DIR)/libh5zstd.so
-APT_PACKAGES := libhdf5-dev hdf5-tools libopenblas-dev libzstd-dev pkg-config unzip
+APT_PACKAGES := libhdf5-dev hdf5-tools libopenblas-dev libzstd-dev libdnnl-dev pkg-config unzip
 # For the tests only: the report's check in a real browser (scripts/check_report.py), peak memory of a refused run.
 APT_TEST_PACKAGES := chromium time
 # Reference tooling only (fixtures, peers, interoperability checks); the product is Swift.
@@ -98,6 +98,9 @@ bench-teacher: build models setup-reference
 	  $(PYTHON) scripts/bench/compare.py --label "teacher all-MiniLM-L6-v2 batch $$1 x seq $$2, 2 threads" --rounds $(BENCH_ROUNDS) -- \
 	    .build/release/distillery bench teacher --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 --- \
 	    $(PYTHON) scripts/bench/teacher_peer.py --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 || exit 1; \
+	  $(PYTHON) scripts/bench/compare.py --label "teacher all-MiniLM-L6-v2 batch $$1 x seq $$2, 2 threads, against PyTorch bf16 autocast" --rounds $(BENCH_ROUNDS) -- \
+	    .build/release/distillery bench teacher --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 --- \
+	    $(PYTHON) scripts/bench/teacher_peer.py --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 --autocast-bf16 || exit 1; \
 	done
 
 ## bench-cache: stage one against the teacher alone, bytes/token per codec, read throughput (not a test)

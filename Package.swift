@@ -3,6 +3,7 @@ import PackageDescription
 
 // Module map (one job each):
 //   CHDF5, CBLAS, CZstd    system libraries through pkg-config, with shim headers
+//   CDNNL                  oneDNN (Debian libdnnl-dev): the bf16 matmul primitive for --precision bf16
 //   HDF5Zstd               the zstd HDF5 filter (C); also built as a plugin by the Makefile
 //   HalfFloat              Float ↔ float16 / bfloat16 bits, one copy for safetensors, HDF5 and cache rows
 //   HDF5                   a small Swift wrapper over the HDF5 C API
@@ -41,13 +42,14 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "HDF5Zstd", dependencies: ["CHDF5", "CZstd"]),
         .target(name: "HalfFloat"),
         .target(name: "HDF5", dependencies: ["CHDF5", "HDF5Zstd", "HalfFloat"]),
         .target(name: "JSON"),
         .target(name: "SafeTensors", dependencies: ["HalfFloat", "JSON"]),
         .target(name: "Tokenization", dependencies: ["JSON"]),
-        .target(name: "Kernels", dependencies: ["CBLAS"]),
+        .target(name: "Kernels", dependencies: ["CBLAS", "CDNNL", "HalfFloat"]),
         .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
         .target(name: "Hashing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Datasets", dependencies: ["Hashing", "JSON"]),

@@ -7,17 +7,18 @@ import Kernels
 public enum TeacherThroughput {
     public struct Result: Sendable {
         public var batch: Int, seq: Int, threads: Int
+        public var precision: Precision
         public var rates: [Double]
         public var median: Double { Measure.median(rates) }
         public var line: String {
-            String(format: "distillery teacher: batch %d x seq %d, %d threads: median %.0f tokens/s over %d runs (min %.0f, max %.0f)",
-                   batch, seq, threads, median, rates.count, rates.min()!, rates.max()!)
+            String(format: "distillery teacher%@: batch %d x seq %d, %d threads: median %.0f tokens/s over %d runs (min %.0f, max %.0f)",
+                   precision == .bf16 ? " (bf16)" : "", batch, seq, threads, median, rates.count, rates.min()!, rates.max()!)
         }
     }
 
-    public static func measure(model folder: URL, batch: Int, seq: Int, runs: Int, warmup: Int) throws -> Result {
+    public static func measure(model folder: URL, batch: Int, seq: Int, runs: Int, warmup: Int, precision: Precision = .fp32) throws -> Result {
         let bert = try BertModel.load(directory: folder)
-        let forward = BertForward(model: bert, maxBatch: batch, maxSeq: seq, capture: [.hiddenStates, .attentions])
+        let forward = BertForward(model: bert, maxBatch: batch, maxSeq: seq, capture: [.hiddenStates, .attentions], precision: precision)
         var generator = SystemRandomNumberGenerator()
         // [CLS]-like first token, then ids from the upper part of the vocabulary (ordinary word pieces).
         let low = Int32(min(1000, bert.config.vocabSize / 2))
@@ -27,6 +28,6 @@ public enum TeacherThroughput {
         for _ in 0..<warmup { try forward.run(input) }
         var rates: [Double] = []
         for _ in 0..<runs { rates.append(Double(batch * seq) / (try Measure.seconds { try forward.run(input) })) }
-        return Result(batch: batch, seq: seq, threads: Threads.count, rates: rates)
+        return Result(batch: batch, seq: seq, threads: Threads.count, precision: precision, rates: rates)
     }
 }

@@ -42,6 +42,20 @@ public enum BertEncoderPass {
         }
     }
 
+    /// A layer's four matrix products held in bf16 for `Precision.bf16` (inference): the same
+    /// weights, rounded once and packed for oneDNN.
+    public struct BF16Layer {
+        public let qkv, attentionOut, intermediate, output: BF16Linear
+
+        public init(_ w: BertLayout.Layer, _ p: BertParameters) {
+            let c = p.layout.config.hiddenSize, inner = p.layout.config.intermediateSize
+            qkv = BF16Linear(weight: p[w.qkvWeight], outFeatures: 3 * c, inFeatures: c)
+            attentionOut = BF16Linear(weight: p[w.attentionOutWeight], outFeatures: c, inFeatures: c)
+            intermediate = BF16Linear(weight: p[w.intermediateWeight], outFeatures: inner, inFeatures: c)
+            output = BF16Linear(weight: p[w.outputWeight], outFeatures: c, inFeatures: inner)
+        }
+    }
+
     /// out (N, C) = LayerNorm(word[ids] + position[positions] + tokenType[types]); `sum` (N, C) keeps
     /// the sum; `positions` (N) receives the family's position ids (the backward reads them). Token
     /// types are ignored by families without them.
@@ -59,14 +73,21 @@ public enum BertEncoderPass {
     }
 
     /// One encoder layer: x (N, C) → out (N, C). With `dropout`, its three sites draw their seeds
-    /// from `seeds` in order (attention probabilities, attention output, FFN output).
+    /// from `seeds` in order (attention probabilities, attention output, FFN output). With `bf16`,
+    /// the four matrix products take bf16 inputs (fp32 accumulation and output); the rest is fp32.
     public static func layer(_ w: BertLayout.Layer, _ p: BertParameters, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
                              _ b: LayerBuffers, mask: UnsafePointer<Int32>, batch: Int, seq: Int,
-                             dropout: LayerDropout? = nil, seeds: inout SeededGenerator) {
+                             dropout: LayerDropout? = nil, seeds: inout SeededGenerator, bf16: BF16Layer? = nil) {
         let config = p.layout.config, c = config.hiddenSize, inner = config.intermediateSize, n = batch * seq
         let heads = config.numAttentionHeads, eps = config.layerNormEps
+        func linear(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: ParameterTensor, _ bias: ParameterTensor,
+                    _ fast: BF16Linear?, inFeatures: Int, outFeatures: Int) {
+            if let fast { fast.forward(out, x, p[bias], rows: n) } else {
+                linearForward(out, x, p[weight], p[bias], rows: n, inFeatures: inFeatures, outFeatures: outFeatures)
+            }
+        }
         // Self-attention: qkv = x · Wqkvᵀ + bqkv; context = dropout(softmax(q kᵀ / √d)) · v per head.
-        linearForward(b.qkv, x, p[w.qkvWeight], p[w.qkvBias], rows: n, inFeatures: c, outFeatures: 3 * c)
+        linear(b.qkv, x, w.qkvWeight, w.qkvBias, bf16?.qkv, inFeatures: c, outFeatures: 3 * c)
         if let dropout {
             attentionForward(b.context, b.probs, dropout.probsKeep, dropout.droppedProbs, b.qkv, mask,
                              dropout: dropout.probability, seed: seeds.next(), batch: batch, seq: seq, hidden: c, heads: heads)
@@ -74,7 +95,7 @@ public enum BertEncoderPass {
             attentionForward(b.context, b.probs, b.qkv, mask, batch: batch, seq: seq, hidden: c, heads: heads)
         }
         // attentionResidual = dropout(context · Woᵀ + bo) + x; norm1 = LayerNorm(attentionResidual).
-        linearForward(b.attentionResidual, b.context, p[w.attentionOutWeight], p[w.attentionOutBias], rows: n, inFeatures: c, outFeatures: c)
+        linear(b.attentionResidual, b.context, w.attentionOutWeight, w.attentionOutBias, bf16?.attentionOut, inFeatures: c, outFeatures: c)
         if let dropout {
             dropoutForward(b.attentionResidual, dropout.attentionKeep, b.attentionResidual, probability: dropout.probability,
                            seed: seeds.next(), count: n * c)
@@ -84,9 +105,9 @@ public enum BertEncoderPass {
                          rows: n, dim: c, eps: eps)
         // Feed-forward: ffnActivation = gelu(norm1 · Wiᵀ + bi); outputResidual = dropout(ffnActivation · Woutᵀ + bout) + norm1;
         // out = LayerNorm(outputResidual). GELU out of place: in place the compiler cannot rule out aliasing (3× slower).
-        linearForward(b.ffnPre, b.norm1, p[w.intermediateWeight], p[w.intermediateBias], rows: n, inFeatures: c, outFeatures: inner)
+        linear(b.ffnPre, b.norm1, w.intermediateWeight, w.intermediateBias, bf16?.intermediate, inFeatures: c, outFeatures: inner)
         geluForward(b.ffnActivation, b.ffnPre, count: n * inner)
-        linearForward(b.outputResidual, b.ffnActivation, p[w.outputWeight], p[w.outputBias], rows: n, inFeatures: inner, outFeatures: c)
+        linear(b.outputResidual, b.ffnActivation, w.outputWeight, w.outputBias, bf16?.output, inFeatures: inner, outFeatures: c)
         if let dropout {
             dropoutForward(b.outputResidual, dropout.outputKeep, b.outputResidual, probability: dropout.probability,
                            seed: seeds.next(), count: n * c)

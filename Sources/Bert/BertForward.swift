@@ -33,6 +33,9 @@ public final class BertForward {
     public let model: BertModel
     public let maxBatch: Int, maxSeq: Int
     public let capture: BertCapture
+    /// fp32, or bf16 matrix products (`Precision.bf16`: the encoder layers' weights packed once).
+    public let precision: Precision
+    private let bf16Layers: [BertEncoderPass.BF16Layer]
     public private(set) var batch = 0, seq = 0
     /// Rows (flat b·seq + t) whose MLM logits were computed by the last run.
     public private(set) var logitRows: [Int] = []
@@ -50,8 +53,11 @@ public final class BertForward {
     private var mlmLogits: FloatBuffer     // (rows, V), grown on demand
     private var mlmGather, mlmPre, mlmActivation, mlmNormed: FloatBuffer  // (rows, C)
 
-    public init(model: BertModel, maxBatch: Int, maxSeq: Int, capture: BertCapture) {
-        self.model = model; self.maxBatch = maxBatch; self.maxSeq = maxSeq; self.capture = capture
+    /// `precision` bf16 needs a CPU with AVX-512 BF16: check `precision.unsupportedReason` first.
+    public init(model: BertModel, maxBatch: Int, maxSeq: Int, capture: BertCapture, precision: Precision = .fp32) {
+        self.model = model; self.maxBatch = maxBatch; self.maxSeq = maxSeq; self.capture = capture; self.precision = precision
+        precondition(precision.unsupportedReason == nil, precision.unsupportedReason ?? "")
+        bf16Layers = precision == .bf16 ? model.layout.layers.map { BertEncoderPass.BF16Layer($0, model.parameters) } : []
         let config = model.config
         c = config.hiddenSize; heads = config.numAttentionHeads; inner = config.intermediateSize
         layerCount = config.numHiddenLayers
@@ -162,7 +168,7 @@ public final class BertForward {
                     context: context.pointer, attentionResidual: attentionResidual.pointer, norm1: norm1.pointer,
                     ffnPre: ffnPre.pointer, ffnActivation: ffnActivation.pointer, outputResidual: outputResidual.pointer)
                 BertEncoderPass.layer(w, p, x: hiddenSlot(l), out: out, buffers, mask: mask.baseAddress!, batch: batch, seq: seq,
-                                      seeds: &noDropout)
+                                      seeds: &noDropout, bf16: bf16Layers.isEmpty ? nil : bf16Layers[l])
                 try checkFinite(out, count: rows * c, mask: mask, what: "layer \(l + 1) output")
             }
         }

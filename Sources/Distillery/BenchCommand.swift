@@ -20,6 +20,7 @@ struct TeacherBench: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var threads: ThreadOptions
+    @OptionGroup var precision: PrecisionOptions
     @Option(help: "Sequences per batch.") var batch = 32
     @Option(help: "Tokens per sequence (all real, no padding).") var seq = 128
     @Option(help: "Timed runs; the median is reported.") var runs = 5
@@ -27,7 +28,8 @@ struct TeacherBench: ParsableCommand {
 
     func run() throws {
         threads.apply()
-        print(try TeacherThroughput.measure(model: URL(fileURLWithPath: model.model), batch: batch, seq: seq, runs: runs, warmup: warmup).line)
+        print(try TeacherThroughput.measure(model: URL(fileURLWithPath: model.model), batch: batch, seq: seq, runs: runs, warmup: warmup,
+                                            precision: precision.precision).line)
     }
 }
 

@@ -69,6 +69,7 @@ struct CacheBuildCommand: ParsableCommand {
     @Option(help: cache("compression_level")) var level: Int?
     @Option(help: cache("chunk_bytes")) var chunkBytes: Int?
     @Option(help: cache("commit_every")) var commitEvery: Int?
+    @Option(help: cache("precision")) var precision: Precision?
     @Flag(help: "Continue an interrupted run from OUT.partial.") var resume = false
     @Flag(help: "Replace OUT if it exists.") var overwrite = false
     @Option(help: "Cache only shard I of N (I from 1 to N, e.g. 2/4): a contiguous slice of the examples, in data order after skipped rows. Join the shards with `distillery cache merge`.")
@@ -121,6 +122,7 @@ struct CacheBuildCommand: ParsableCommand {
         set(hiddenCodec, \.codecs.hidden); set(attentionCodec, \.codecs.attention)
         set(relationsCodec, \.codecs.relations); set(logitsCodec, \.codecs.logits)
         set(compression, \.compression); set(level, \.compressionLevel); set(chunkBytes, \.chunkBytes); set(commitEvery, \.commitEvery)
+        set(precision, \.precision)
         return s
     }
 

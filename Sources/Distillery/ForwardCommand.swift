@@ -21,6 +21,7 @@ struct ForwardCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
     @OptionGroup var threads: ThreadOptions
+    @OptionGroup var precision: PrecisionOptions
 
     @Option(name: .long, help: "Text file, one example per line (text or text<TAB>pair).")
     var input: String
@@ -50,7 +51,7 @@ struct ForwardCommand: ParsableCommand {
         let lines = try readExamples(URL(fileURLWithPath: input))
         let batch = tokenizer.encodeBatch(lines, maxLength: maxLength ?? min(128, positions))
         let what = capture.reduce(into: BertCapture()) { $0.insert($1.option) }
-        let forward = BertForward(model: bert, maxBatch: batch.batchSize, maxSeq: batch.sequenceLength, capture: what)
+        let forward = BertForward(model: bert, maxBatch: batch.batchSize, maxSeq: batch.sequenceLength, capture: what, precision: precision.precision)
         try forward.run(BertInput(batch: batch.batchSize, seq: batch.sequenceLength, inputIds: batch.inputIds,
                                   tokenTypeIds: batch.tokenTypeIds, attentionMask: batch.attentionMask))
 

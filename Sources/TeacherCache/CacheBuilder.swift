@@ -52,6 +52,8 @@ public enum CacheBuilder {
                              progress: (CacheProgress) -> Void = { _ in }) throws -> CacheSummary {
         let start = DispatchTime.now().uptimeNanoseconds
         var spec = request.spec
+        // Before any work: a precision this CPU cannot run.
+        if let reason = (spec.precision ?? .fp32).unsupportedReason { throw CacheError.invalidSpec(reason) }
         let model = try BertModel.load(directory: request.teacher)
         let tokenizer = try loadTeacherTokenizer(request.teacher, config: model.config)
         spec.maxLength = try maxLength(spec, model: model, teacher: request.teacher, logger: logger)
@@ -87,7 +89,8 @@ public enum CacheBuilder {
 
         // An inputs-only cache (fine-tuning data) needs no teacher outputs: the forward pass is skipped.
         let maxSeq = spec.maxLength
-        let forward = spec.isInputsOnly ? nil : BertForward(model: model, maxBatch: spec.batchSize, maxSeq: maxSeq, capture: capture(for: spec))
+        let forward = spec.isInputsOnly ? nil : BertForward(model: model, maxBatch: spec.batchSize, maxSeq: maxSeq, capture: capture(for: spec),
+                                                            precision: spec.precision ?? .fp32)
         let maskedLM = writer.isMaskedLM
         let specials: Set<Int32> = [tokenizer.clsId, tokenizer.sepId, tokenizer.padId, tokenizer.unkId, tokenizer.maskId]
 
@@ -178,7 +181,7 @@ public enum CacheBuilder {
         spec.maxLength = try maxLength(spec, model: model, teacher: request.teacher, logger: nil)
         let data = try loadData(request)
         let forward = BertForward(model: model, maxBatch: spec.batchSize, maxSeq: spec.maxLength,
-                                  capture: capture(for: spec))
+                                  capture: capture(for: spec), precision: spec.precision ?? .fp32)
         let start = DispatchTime.now().uptimeNanoseconds
         var tokens = 0
         for first in stride(from: 0, to: data.examples.count, by: spec.batchSize) {

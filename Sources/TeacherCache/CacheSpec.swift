@@ -1,5 +1,6 @@
 import BoundedYAML
 import Foundation
+import Kernels
 import HDF5
 import Settings
 import Yams
@@ -37,6 +38,8 @@ public struct CacheSpec: Codable, Equatable, Sendable, HasSettings {
     public var chunkBytes = 1 << 20
     /// Sequences between commits: an interrupted run resumes from the last one.
     public var commitEvery = 2048
+    /// The teacher's matrix products: nil or fp32, or bf16 inputs with fp32 accumulation (AVX-512 BF16).
+    public var precision: Precision?
 
     public init() {}
 
@@ -67,6 +70,8 @@ public struct CacheSpec: Codable, Equatable, Sendable, HasSettings {
                 check: { $0 >= 4096 ? nil : "chunk bytes must be at least 4096, not \($0)" }),
         Setting("commit_every", \.commitEvery, help: "Sequences between commits, the points --resume restarts from",
                 check: { $0 >= 1 ? nil : "commit interval must be at least 1 sequence" }),
+        Setting("precision", optional: \.precision, choices: Precision.allCases.map(\.rawValue),
+                help: "The teacher's matrix products: fp32, or bf16 inputs with fp32 accumulation (needs AVX-512 BF16)", shown: "fp32"),
     ])
 
     public init(from decoder: Decoder) throws { self = try Self.settings.decode(from: decoder) }

@@ -73,7 +73,7 @@ final class SpecEncodingTests: XCTestCase {
         }
         XCTAssertEqual(message(TrainSpec.self, #"{"epochz": 3}"#), "invalid training spec: unknown key 'epochz' (known: student, objectives, temperature, scale_by_temperature_squared, topk_tail, relation_heads, hidden_mapping, attention_mapping, relation_mapping, epochs, ted_filters, ted_mapping, max_steps, batch_size, learning_rate, warmup_ratio, schedule, weight_decay, clip_norm, seed, data_seed, checkpoint_every, eval_every, log_every, pooling)")
         XCTAssertEqual(message(TrainSpec.self, #"{"student": {"layer": 3}}"#), "invalid training spec: unknown key 'layer' (known: layers, hidden_size, heads, intermediate_size, init, dropout, family, tokenizer)")
-        XCTAssertEqual(message(CacheSpec.self, #"{"hiden_layers": [1]}"#), "invalid cache spec: unknown key 'hiden_layers' (known: max_length, batch_size, hidden_layers, attention_layers, relation_layers, logits, top_k, sampled_draws, sampled_temperature, seed, masking, mask_views, codecs, compression, compression_level, chunk_bytes, commit_every)")
+        XCTAssertEqual(message(CacheSpec.self, #"{"hiden_layers": [1]}"#), "invalid cache spec: unknown key 'hiden_layers' (known: max_length, batch_size, hidden_layers, attention_layers, relation_layers, logits, top_k, sampled_draws, sampled_temperature, seed, masking, mask_views, codecs, compression, compression_level, chunk_bytes, commit_every, precision)")
         XCTAssertEqual(message(CacheSpec.self, #"{"masking": {"probabilty": 0.2}, "codecs": {"hiden": "int8"}}"#), "decoded")
     }
 

@@ -241,7 +241,7 @@ final class PipelineSchemaTests: XCTestCase {
         train.student.initialization = .teacher(.list([1, 3])); train.student.family = "distilbert"
         train.student.tokenizer = "models/student-tokenizer"; train.pooling = .first
         var cache = CacheSpec()
-        cache.hiddenLayers = [0, 3]; cache.attentionLayers = [3]; cache.relationLayers = [3]; cache.logits = [.full, .topk]
+        cache.hiddenLayers = [0, 3]; cache.attentionLayers = [3]; cache.relationLayers = [3]; cache.logits = [.full, .topk]; cache.precision = .bf16
         let blocks: [(pointer: String, leaves: [SettingLeaf], keys: [String], defaults: [String: Any], changed: [String: Any])] = [
             ("#/$defs/trainSpec", TrainSpec.settings.leaves, TrainSpec.settings.keys, try encoded(TrainSpec()), try encoded(train)),
             ("#/$defs/cacheSpec", CacheSpec.settings.leaves, CacheSpec.settings.keys, try encoded(CacheSpec()), try encoded(cache)),

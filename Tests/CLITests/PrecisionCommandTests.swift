@@ -1,0 +1,49 @@
+import Foundation
+import SafeTensors
+import TestSupport
+import XCTest
+
+/// `--precision bf16` through the commands: `forward` and `cache` run the teacher's matrix products
+/// in bf16 (the cache records it in its spec); on a CPU without AVX-512 BF16 both stop before any
+/// work with a message that says so (simulated with DISTILLERY_FAULT_NO_BF16=1).
+final class PrecisionCommandTests: XCTestCase {
+    func testBF16ForwardAndCacheAndTheirRefusalWithoutTheCPUFeature() throws {
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let teacher = try CLI.tinyModelFolder()
+        let input = work.appendingPathComponent("in.txt")
+        try "the cat sat on the mat\nthe dog\n".write(to: input, atomically: true, encoding: .utf8)
+        let data = work.appendingPathComponent("data.jsonl")
+        try (0..<8).map { #"{"id": "r\#($0)", "text": "the cat sat on the mat \#($0)"}"# }.joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+
+        let refusedForward = try CLI.run(["forward", "--model", teacher.path, "--input", input.path, "--out", work.appendingPathComponent("r.safetensors").path,
+                                          "--precision", "bf16"], environment: ["DISTILLERY_FAULT_NO_BF16": "1"])
+        XCTAssertNotEqual(refusedForward.status, 0)
+        XCTAssertTrue(refusedForward.output.contains("needs a CPU with AVX-512 BF16"), refusedForward.output)
+        let refusedCache = try CLI.run(["cache", "--teacher", teacher.path, "--data", data.path, "--out", work.appendingPathComponent("r.h5").path,
+                                        "--hidden", "2", "--precision", "bf16"], environment: ["DISTILLERY_FAULT_NO_BF16": "1"])
+        XCTAssertNotEqual(refusedCache.status, 0)
+        XCTAssertTrue(refusedCache.output.contains("needs a CPU with AVX-512 BF16"), refusedCache.output)
+        for name in ["r.safetensors", "r.h5", "r.h5.partial"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent(name).path), "\(name) written before the refusal")
+        }
+
+        let probe = try CLI.run(["forward", "--model", teacher.path, "--input", input.path, "--out", work.appendingPathComponent("p.safetensors").path,
+                                 "--precision", "bf16"])
+        guard probe.status == 0 else { throw XCTSkip("this CPU has no AVX-512 BF16: \(probe.output)") }
+        let fp32 = work.appendingPathComponent("fp32.safetensors")
+        XCTAssertEqual(try CLI.run(["forward", "--model", teacher.path, "--input", input.path, "--out", fp32.path, "--capture", "hidden"]).status, 0)
+        let bf16 = work.appendingPathComponent("bf16.safetensors")
+        XCTAssertEqual(try CLI.run(["forward", "--model", teacher.path, "--input", input.path, "--out", bf16.path, "--capture", "hidden", "--precision", "bf16"]).status, 0)
+        let a = try SafeTensorsFile(url: fp32).floats("hidden.2"), b = try SafeTensorsFile(url: bf16).floats("hidden.2")
+        let worst = zip(a, b).map { abs($0 - $1) }.max()!
+        XCTAssertGreaterThan(worst, 0, "bf16 rounds")
+        XCTAssertLessThan(worst, 0.2, "within bf16 rounding of two layers")
+
+        let cache = work.appendingPathComponent("bf16.h5")
+        let built = try CLI.run(["cache", "--teacher", teacher.path, "--data", data.path, "--out", cache.path, "--hidden", "2", "--precision", "bf16"])
+        XCTAssertEqual(built.status, 0, built.output)
+        let inspected = try CLI.run(["inspect", cache.path])
+        XCTAssertTrue(inspected.stdout.contains("\"precision\":\"bf16\"") || inspected.stdout.contains("precision bf16"), inspected.stdout)
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import TestSupport
+import XCTest
+@testable import Kernels
+
+/// The bf16 linear layer against the fp32 one. bf16 keeps 8 bits of mantissa: each input and
+/// weight is off by up to 2⁻⁹ relative, and with K products of random sign the errors add like a
+/// random walk, so on O(1) inputs the result is off by ~2⁻⁸·√K·|x||w| — about 2e-3 of the largest
+/// output here (measured the same in scripts/bench/gemm_probe.c). We allow 1e-2 of the largest
+/// |output|; a wrong layout or transposition gives errors of its full size.
+final class BF16LinearTests: XCTestCase {
+    func testMatchesTheFP32LinearLayerWithinBF16Rounding() throws {
+        if let reason = Precision.bf16.unsupportedReason { throw XCTSkip(reason) }
+        var rng = SeededRandom(seed: 11)
+        for (rows, k, n) in [(1, 32, 96), (7, 64, 37), (200, 384, 1536), (33, 1536, 384)] {
+            let x = rng.floats(rows * k), w = rng.floats(n * k), b = rng.floats(n)
+            var expected = [Float](repeating: 0, count: rows * n), actual = [Float](repeating: .nan, count: rows * n)
+            linearForward(&expected, x, w, b, rows: rows, inFeatures: k, outFeatures: n)
+            let layer = BF16Linear(weight: w, outFeatures: n, inFeatures: k)
+            layer.forward(&actual, x, b, rows: rows)
+            layer.forward(&actual, x, b, rows: rows)  // the cached primitive gives the same
+            let scale = expected.map(abs).max()!, worst = zip(actual, expected).map { abs($0 - $1) }.max()!
+            XCTAssertLessThanOrEqual(worst, 1e-2 * scale, "\(rows)×\(k)×\(n): max error \(worst), largest output \(scale)")
+            print("bf16 linear \(rows)×\(k)×\(n): max error \(worst / scale) of the largest output")
+        }
+    }
+
+    func testAMissingCPUFeatureIsNamed() {
+        setenv("DISTILLERY_FAULT_NO_BF16", "1", 1)
+        defer { unsetenv("DISTILLERY_FAULT_NO_BF16") }
+        XCTAssertTrue(Precision.bf16.unsupportedReason?.contains("AVX-512 BF16") == true)
+        XCTAssertNil(Precision.fp32.unsupportedReason)
+    }
+}
