@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Kernels
 import Logging
 import TeacherCache
 
@@ -13,6 +14,8 @@ public enum StageOneBenchmark {
         public var maxLength = 128, batchSize = 32, level = 3, runs = 3
         /// Layers to cache; nil: hidden states at L/3, 2L/3 and L, attention of layer L.
         public var hiddenLayers: [Int]?, attentionLayers: [Int]?
+        /// The teacher's matrix products (both the teacher-alone pass and the cache run).
+        public var precision: Precision = .fp32
         public init(teacher: URL, data: URL, workDirectory: URL) { self.teacher = teacher; self.data = data; self.workDirectory = workDirectory }
     }
 
@@ -27,6 +30,7 @@ public enum StageOneBenchmark {
         spec.maxLength = settings.maxLength; spec.batchSize = settings.batchSize; spec.compressionLevel = settings.level
         spec.hiddenLayers = settings.hiddenLayers ?? [layers / 3, 2 * layers / 3, layers]
         spec.attentionLayers = settings.attentionLayers ?? [layers]
+        if settings.precision != .fp32 { spec.precision = settings.precision }
         func request(_ spec: CacheSpec, _ name: String) -> CacheRequest {
             var r = CacheRequest(teacher: settings.teacher, data: [settings.data], readOptions: DatasetReadOptions(),
                                  spec: spec, output: folder.appendingPathComponent(name))
@@ -43,8 +47,8 @@ public enum StageOneBenchmark {
             cacheTimes.append(try CacheBuilder.build(request(spec, "fp16.h5"), logger: logger).wallSeconds)
         }
         let t = Measure.median(teacherTimes), c = Measure.median(cacheTimes)
-        report(String(format: "stage one, %@, %d tokens (seq ≤ %d), hidden %@ + attention %@, fp16 + zstd %d: teacher alone %.2f s, whole cache run %.2f s: %.3f× (medians of %d)",
-                      Measure.teacherName(settings.teacher), tokens, settings.maxLength, "\(spec.hiddenLayers)", "\(spec.attentionLayers)",
+        report(String(format: "stage one, %@ (%@ teacher), %d tokens (seq ≤ %d), hidden %@ + attention %@, fp16 + zstd %d: teacher alone %.2f s, whole cache run %.2f s: %.3f× (medians of %d)",
+                      Measure.teacherName(settings.teacher), settings.precision.rawValue, tokens, settings.maxLength, "\(spec.hiddenLayers)", "\(spec.attentionLayers)",
                       settings.level, t, c, c / t, settings.runs))
 
         // 2. Bytes per token per component for each codec.

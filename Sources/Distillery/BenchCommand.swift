@@ -49,6 +49,7 @@ struct CacheBench: ParsableCommand {
     @Option(help: "Attention layers to cache (default: the last).") var attention: LayerList?
     @Option(help: "zstd level.") var level = 3
     @Option(help: "Timed repetitions; medians are reported.") var runs = 3
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -56,6 +57,7 @@ struct CacheBench: ParsableCommand {
         var settings = StageOneBenchmark.Settings(teacher: URL(fileURLWithPath: teacher), data: URL(fileURLWithPath: data),
                                                   workDirectory: URL(fileURLWithPath: workDirectory))
         settings.maxLength = maxLength; settings.batchSize = batchSize; settings.level = level; settings.runs = runs
+        settings.precision = precision.precision
         let depth = try teacherDepth(teacher)
         settings.hiddenLayers = hidden?.resolve(last: depth, first: 0)
         settings.attentionLayers = attention?.resolve(last: depth, first: 1)
