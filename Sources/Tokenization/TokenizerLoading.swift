@@ -17,16 +17,21 @@ public enum TokenizerFormat: String, Sendable, CaseIterable {
     /// The format `loadTokenizer(modelDirectory:)` reads in a folder, and its files: what defines
     /// the ids a model was trained on (a cache records their hash as the teacher's vocabulary).
     public static func chosen(in modelDirectory: URL) throws -> (format: TokenizerFormat, files: [URL]) {
-        let fileManager = FileManager.default
-        func has(_ format: TokenizerFormat) -> Bool {
-            format.fileNames.allSatisfy { fileManager.fileExists(atPath: modelDirectory.appendingPathComponent($0).path) }
-        }
-        var format = fallbackOrder.first(where: has)
-        if has(.tokenizerJSON), ["BPE", "Unigram"].contains(try TokenizerJSON.modelType(try TokenizerJSON.read(modelDirectory.appendingPathComponent("tokenizer.json")))) {
-            format = .tokenizerJSON
-        }
-        guard let format else { throw TokenizerError.noTokenizerFiles(modelDirectory) }
+        let format = try choose(in: modelDirectory).format
         return (format, format.fileNames.map { modelDirectory.appendingPathComponent($0) })
+    }
+
+    /// The choice, with the parsed tokenizer.json when it decided it (so the loader parses it once).
+    static func choose(in modelDirectory: URL) throws -> (format: TokenizerFormat, parsedJSON: JSONNode?) {
+        func has(_ format: TokenizerFormat) -> Bool {
+            format.fileNames.allSatisfy { FileManager.default.fileExists(atPath: modelDirectory.appendingPathComponent($0).path) }
+        }
+        if has(.tokenizerJSON) {
+            let root = try TokenizerJSON.read(modelDirectory.appendingPathComponent("tokenizer.json"))
+            if ["BPE", "Unigram"].contains(try TokenizerJSON.modelType(root)) { return (.tokenizerJSON, root) }
+        }
+        guard let format = fallbackOrder.first(where: has) else { throw TokenizerError.noTokenizerFiles(modelDirectory) }
+        return (format, nil)
     }
 
     var fileNames: [String] {
@@ -44,20 +49,8 @@ public enum TokenizerFormat: String, Sendable, CaseIterable {
 /// sentencepiece.bpe.model; else vocab.txt (so a BERT folder keeps the Python-identical
 /// `BertTokenizer` even beside a WordPiece tokenizer.json); else a WordPiece tokenizer.json.
 public func loadTokenizer(modelDirectory: URL, format: TokenizerFormat? = nil) throws -> any Tokenizer {
-    let fileManager = FileManager.default
-    func has(_ format: TokenizerFormat) -> Bool {
-        format.fileNames.allSatisfy { fileManager.fileExists(atPath: modelDirectory.appendingPathComponent($0).path) }
-    }
     let jsonURL = modelDirectory.appendingPathComponent("tokenizer.json")
-    // Parsed once: to look at the model type, then to build from.
-    var parsedJSON: JSONNode?
-    if format == nil && has(.tokenizerJSON) {
-        let root = try TokenizerJSON.read(jsonURL)
-        if ["BPE", "Unigram"].contains(try TokenizerJSON.modelType(root)) { parsedJSON = root }
-    }
-    guard let chosen = format ?? (parsedJSON != nil ? .tokenizerJSON : TokenizerFormat.fallbackOrder.first(where: has)) else {
-        throw TokenizerError.noTokenizerFiles(modelDirectory)
-    }
+    let (chosen, parsedJSON) = try format.map { ($0, nil) } ?? TokenizerFormat.choose(in: modelDirectory)
     switch chosen {
     case .vocabularyText:
         return try BertTokenizer(modelDirectory: modelDirectory)
