@@ -46,14 +46,17 @@ struct FixtureSuite: Decodable {
         return tokenizer
     }
 
-    func loadCases() throws -> [FixtureCase] {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let text = try String(contentsOf: tokenizerFixtures.appendingPathComponent(file), encoding: .utf8)
-        let cases = try text.split(separator: "\n").map { try decoder.decode(FixtureCase.self, from: Data($0.utf8)) }
-        XCTAssertEqual(cases.count, self.cases, "\(file) holds a different number of cases than manifest.json says")
-        return cases
-    }
+    func loadCases() throws -> [FixtureCase] { try loadFixtureCases(file, expected: cases, manifest: "manifest.json") }
+}
+
+/// The cases of a suite's JSON Lines file, checked against the count its manifest states.
+func loadFixtureCases(_ file: String, expected: Int, manifest: String) throws -> [FixtureCase] {
+    let decoder = JSONDecoder()
+    decoder.keyDecodingStrategy = .convertFromSnakeCase
+    let text = try String(contentsOf: tokenizerFixtures.appendingPathComponent(file), encoding: .utf8)
+    let cases = try text.split(separator: "\n").map { try decoder.decode(FixtureCase.self, from: Data($0.utf8)) }
+    XCTAssertEqual(cases.count, expected, "\(file) holds a different number of cases than \(manifest) says")
+    return cases
 }
 
 /// One line of a suite: an input and Hugging Face's encoding of it.

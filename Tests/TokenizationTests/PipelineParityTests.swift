@@ -122,12 +122,5 @@ struct HFSuite: Decodable {
         return try XCTUnwrap(try decoder.decode(Manifest.self, from: data).suites.first { $0.name == name }, "no suite \(name)")
     }
 
-    func loadCases() throws -> [FixtureCase] {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let text = try String(contentsOf: tokenizerFixtures.appendingPathComponent(file), encoding: .utf8)
-        let cases = try text.split(separator: "\n").map { try decoder.decode(FixtureCase.self, from: Data($0.utf8)) }
-        XCTAssertEqual(cases.count, self.cases, "\(file) holds a different number of cases than hf_manifest.json says")
-        return cases
-    }
+    func loadCases() throws -> [FixtureCase] { try loadFixtureCases(file, expected: cases, manifest: "hf_manifest.json") }
 }
