@@ -45,17 +45,21 @@ public final class BF16Linear: @unchecked Sendable {
         weightsDesc = dnnl_primitive_desc_query_md(probe, dnnl_query_weights_md, 0)!.pointee
         dnnl_primitive_desc_destroy(probe)
         var bits = (0..<(outFeatures * inFeatures)).map { HalfFloat.bfloat16(weight[$0]) }
-        var source: dnnl_memory_t?, packed: dnnl_memory_t?
-        check(bits.withUnsafeMutableBytes { dnnl_memory_create(&source, &stored, context.engine, $0.baseAddress) })
+        var packed: dnnl_memory_t?
         check(dnnl_memory_create(&packed, &weightsDesc, context.engine, distillery_dnnl_memory_allocate()))
         var reorderDesc: dnnl_primitive_desc_t?, reorder: dnnl_primitive_t?
         check(dnnl_reorder_primitive_desc_create(&reorderDesc, &stored, context.engine, &weightsDesc, context.engine, nil))
         check(dnnl_primitive_create(&reorder, reorderDesc))
-        var arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: packed)]
-        check(dnnl_primitive_execute(reorder, context.stream, 2, &arguments))
-        check(dnnl_stream_wait(context.stream))
-        dnnl_primitive_destroy(reorder); dnnl_primitive_desc_destroy(reorderDesc); dnnl_memory_destroy(source)
-        _ = bits.count
+        // The rounded weights are read through their pointer, so the reorder runs while it is valid.
+        bits.withUnsafeMutableBytes { raw in
+            var source: dnnl_memory_t?
+            check(dnnl_memory_create(&source, &stored, context.engine, raw.baseAddress))
+            var arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: packed)]
+            check(dnnl_primitive_execute(reorder, context.stream, 2, &arguments))
+            check(dnnl_stream_wait(context.stream))
+            dnnl_memory_destroy(source)
+        }
+        dnnl_primitive_destroy(reorder); dnnl_primitive_desc_destroy(reorderDesc)
         weights = packed!
     }
 
