@@ -1,5 +1,6 @@
 import Bert
 import Foundation
+import Tokenization
 
 /// Saves a student as a Hugging Face folder that `transformers` loads with `AutoModel` /
 /// `AutoModelForSequenceClassification` / `AutoModelForMaskedLM`: config.json, model.safetensors
@@ -15,7 +16,7 @@ public enum StudentExport {
             try configJSON(model).write(to: staging.appendingPathComponent("config.json"))
             try model.saveWeights(to: staging.appendingPathComponent("model.safetensors"))
             if let teacherDirectory {
-                for name in tokenizerFiles {
+                for name in TokenizerFormat.folderFiles {
                     let source = teacherDirectory.appendingPathComponent(name)
                     if fm.fileExists(atPath: source.path) { try fm.copyItem(at: source, to: staging.appendingPathComponent(name)) }
                 }
@@ -27,10 +28,6 @@ public enum StudentExport {
             throw DistillationError.io("cannot save the student to \(directory.path): \(error)")
         }
     }
-
-    /// The files of every tokenizer Distillery reads (WordPiece, byte-level BPE, SentencePiece), copied when present.
-    static let tokenizerFiles = ["tokenizer.json", "vocab.txt", "vocab.json", "merges.txt", "sentencepiece.bpe.model",
-                                 "tokenizer_config.json", "special_tokens_map.json"]
 
     /// BertConfig's keys (named as the family names them) plus what `transformers` needs to pick the class and name the labels.
     static func configJSON(_ model: BertModel) throws -> Data {

@@ -34,6 +34,10 @@ public enum TokenizerFormat: String, Sendable, CaseIterable {
         return (format, nil)
     }
 
+    /// Every file a tokenizer of any format may be read from, its configuration included: what a
+    /// model folder carries for its tokenizer (an exported student copies them).
+    public static let folderFiles = allCases.flatMap(\.fileNames) + ["tokenizer_config.json", "special_tokens_map.json"]
+
     var fileNames: [String] {
         switch self {
         case .vocabularyText: return ["vocab.txt"]
