@@ -23,11 +23,16 @@ public func linearBackward(
         let o = range.lowerBound
         sgemm(dweight + o * inFeatures, dout + o, inp, m: range.count, n: inFeatures, k: rows,
               transA: true, transB: false, beta: 1, lda: outFeatures)
-        if let dbias {
-            for r in 0..<rows {
-                let g = dout + r * outFeatures
-                for j in range { dbias[j] += g[j] }
-            }
-        }
+        if let dbias { addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
+    }
+}
+
+/// sums[j] += Σ_r matrix[r, j] for j in `columns` of a (rows, stride) row-major matrix: a bias's
+/// gradient, over the columns one block owns.
+@inline(__always)
+public func addColumnSums(_ sums: UnsafeMutablePointer<Float>, _ matrix: UnsafePointer<Float>, rows: Int, columns: Range<Int>, stride: Int) {
+    for r in 0..<rows {
+        let g = matrix + r * stride
+        for j in columns { sums[j] += g[j] }
     }
 }

@@ -48,11 +48,17 @@ public func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Range<
 /// cores equals the same student trained beside others on one core each).
 @inline(__always)
 public func parallelBlocks(_ count: Int, blocks: Int = 8, minimumBlock: Int, _ body: (Range<Int>) -> Void) {
+    parallelBlocks(count, blocks: blocks, minimumBlock: minimumBlock) { _, range in body(range) }
+}
+
+/// `parallelBlocks`, telling `body` its block's index too (at most `blocks`), for per-block scratch.
+@inline(__always)
+public func parallelBlocks(_ count: Int, blocks: Int = 8, minimumBlock: Int, _ body: (_ block: Int, Range<Int>) -> Void) {
     let n = max(1, min(blocks, count / max(1, minimumBlock)))
     parallelFor(n) { range in
         for i in range {
             let start = count * i / n, end = count * (i + 1) / n
-            if start < end { body(start..<end) }
+            if start < end { body(i, start..<end) }
         }
     }
 }
