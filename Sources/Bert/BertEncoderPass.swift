@@ -73,17 +73,19 @@ public enum BertEncoderPass {
     }
 
     /// One encoder layer: x (N, C) → out (N, C). With `dropout`, its three sites draw their seeds
-    /// from `seeds` in order (attention probabilities, attention output, FFN output). With `bf16`,
-    /// the four matrix products take bf16 inputs (fp32 accumulation and output); the rest is fp32.
+    /// from `seeds` in order (attention probabilities, attention output, FFN output). The four
+    /// matrix products run as `products` says (training), or with weights packed once in bf16 when
+    /// `bf16` is given (inference); either bf16 way they take bf16 inputs and accumulate in fp32.
     public static func layer(_ w: BertLayout.Layer, _ p: BertParameters, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
                              _ b: LayerBuffers, mask: UnsafePointer<Int32>, batch: Int, seq: Int,
-                             dropout: LayerDropout? = nil, seeds: inout SeededGenerator, bf16: BF16Layer? = nil) {
+                             dropout: LayerDropout? = nil, seeds: inout SeededGenerator,
+                             products: LinearProducts = .fp32, bf16: BF16Layer? = nil) {
         let config = p.layout.config, c = config.hiddenSize, inner = config.intermediateSize, n = batch * seq
         let heads = config.numAttentionHeads, eps = config.layerNormEps
         func linear(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: ParameterTensor, _ bias: ParameterTensor,
                     _ fast: BF16Linear?, inFeatures: Int, outFeatures: Int) {
             if let fast { fast.forward(out, x, p[bias], rows: n) } else {
-                linearForward(out, x, p[weight], p[bias], rows: n, inFeatures: inFeatures, outFeatures: outFeatures)
+                products.forward(out, x, p[weight], p[bias], rows: n, inFeatures: inFeatures, outFeatures: outFeatures)
             }
         }
         // Self-attention: qkv = x · Wqkvᵀ + bqkv; context = dropout(softmax(q kᵀ / √d)) · v per head.
@@ -120,11 +122,11 @@ public enum BertEncoderPass {
     /// `last` (N, C); act is the family's (BERT's pooler and RoBERTa's classifier.dense: tanh;
     /// DistilBERT's pre_classifier: ReLU).
     public static func pooler(pooled: UnsafeMutablePointer<Float>, input: UnsafeMutablePointer<Float>, last: UnsafePointer<Float>,
-                              _ p: BertParameters, batch: Int, seq: Int) {
+                              _ p: BertParameters, batch: Int, seq: Int, products: LinearProducts = .fp32) {
         let layout = p.layout, c = layout.config.hiddenSize
         guard let weight = layout.poolerWeight, let bias = layout.poolerBias else { return }
         for b in 0..<batch { (input + b * c).update(from: last + b * seq * c, count: c) }
-        linearForward(pooled, input, p[weight], p[bias], rows: batch, inFeatures: c, outFeatures: c)
+        products.forward(pooled, input, p[weight], p[bias], rows: batch, inFeatures: c, outFeatures: c)
         switch layout.config.family.poolerActivation {
         case .tanh: tanhForward(pooled, pooled, count: batch * c)
         case .relu: reluForward(pooled, pooled, count: batch * c)
@@ -132,10 +134,11 @@ public enum BertEncoderPass {
     }
 
     /// logits (B, labels) = input · Wcᵀ + bc, where `input` is the pooled output (after dropout when training).
-    public static func classifier(logits: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, _ p: BertParameters, batch: Int) {
+    public static func classifier(logits: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, _ p: BertParameters, batch: Int,
+                                  products: LinearProducts = .fp32) {
         let layout = p.layout
         guard let weight = layout.classifierWeight, let bias = layout.classifierBias else { return }
-        linearForward(logits, input, p[weight], p[bias], rows: batch, inFeatures: layout.config.hiddenSize, outFeatures: layout.heads.classifierLabels)
+        products.forward(logits, input, p[weight], p[bias], rows: batch, inFeatures: layout.config.hiddenSize, outFeatures: layout.heads.classifierLabels)
     }
 
     /// MLM logits (m, V) = LayerNorm(gelu(h[rows] · Wtᵀ + bt)) · word_embeddingsᵀ + bias (the decoder is
@@ -144,13 +147,13 @@ public enum BertEncoderPass {
     public static func maskedLM(logits: UnsafeMutablePointer<Float>, gather: UnsafeMutablePointer<Float>, pre: UnsafeMutablePointer<Float>,
                                 activation: UnsafeMutablePointer<Float>, normed: UnsafeMutablePointer<Float>,
                                 mean: UnsafeMutablePointer<Float>?, rstd: UnsafeMutablePointer<Float>?,
-                                last: UnsafePointer<Float>, rows: [Int], _ p: BertParameters) {
+                                last: UnsafePointer<Float>, rows: [Int], _ p: BertParameters, products: LinearProducts = .fp32) {
         let layout = p.layout, config = layout.config, c = config.hiddenSize, m = rows.count
         guard layout.heads.maskedLM, m > 0 else { return }
         for (i, row) in rows.enumerated() { (gather + i * c).update(from: last + row * c, count: c) }
-        linearForward(pre, gather, p[layout.mlmTransformWeight!], p[layout.mlmTransformBias!], rows: m, inFeatures: c, outFeatures: c)
+        products.forward(pre, gather, p[layout.mlmTransformWeight!], p[layout.mlmTransformBias!], rows: m, inFeatures: c, outFeatures: c)
         geluForward(activation, pre, count: m * c)
         layerNormForward(normed, mean, rstd, activation, p[layout.mlmNormWeight!], p[layout.mlmNormBias!], rows: m, dim: c, eps: config.layerNormEps)
-        linearForward(logits, normed, p[layout.wordEmbeddings], p[layout.mlmBias!], rows: m, inFeatures: c, outFeatures: config.vocabSize)
+        products.forward(logits, normed, p[layout.wordEmbeddings], p[layout.mlmBias!], rows: m, inFeatures: c, outFeatures: config.vocabSize)
     }
 }

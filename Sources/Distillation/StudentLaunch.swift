@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Logging
 import TeacherCache
 
@@ -38,6 +39,8 @@ public struct StudentLaunch {
         }
         for student in students {
             do {
+                // Before its folder is made: a precision this CPU cannot run.
+                if let reason = student.spec.precision?.unsupportedReason { throw DistillationError.invalidSpec(reason) }
                 let url = folder(student)
                 let run = try RunFolder(url: url)
                 let hash = StudentTrainer.hash(spec: student.spec, cache: reader, online: options.online)

@@ -124,6 +124,8 @@ public final class StudentTrainer {
         self.name = name
         self.logger = logger
         self.teacherDirectory = teacherDirectory
+        // Before any work: a precision this CPU cannot run.
+        if let reason = (spec.precision ?? .fp32).unsupportedReason { throw DistillationError.invalidSpec(reason) }
         cache = try CacheReader(url: cacheURL)
         let teacherConfig: BertConfig
         do { teacherConfig = try JSONDecoder().decode(BertConfig.self, from: Data(cache.provenance.teacher.config.utf8)) } catch {
@@ -143,7 +145,8 @@ public final class StudentTrainer {
         gradients = BertParameters(layout: layout)
         // The builder caps sequences at the teacher's positions; the student has the same table.
         maxSeq = min(cache.spec.maxLength, config.maxSequenceLength)
-        graph = BertTrainingGraph(layout: layout, maxBatch: spec.batchSize, maxSeq: maxSeq, dropout: spec.student.dropout)
+        graph = BertTrainingGraph(layout: layout, maxBatch: spec.batchSize, maxSeq: maxSeq, dropout: spec.student.dropout,
+                                  precision: spec.precision ?? .fp32)
         objectives = DistillationObjectives(plan: plan, maxBatch: spec.batchSize, maxSeq: maxSeq, seed: spec.seed)
         segments = ParameterSegment.segments(of: parameters, gradients: gradients) + objectives.segments
         optimizer = AdamW(segments: segments, settings: AdamW.Settings(weightDecay: spec.weightDecay))

@@ -90,6 +90,9 @@ public struct TrainSpec: Codable, Equatable, Sendable, HasSettings {
     public var logEvery = 10
     /// pooled_mse: how a sequence's last hidden states become one vector (nil: mean).
     public var pooling: Pooling?
+    /// The student's matrix products, forward and backward: nil or fp32, or bf16 inputs with fp32
+    /// accumulation (AVX-512 BF16); master weights, gradients and AdamW stay fp32.
+    public var precision: Precision?
 
     public enum TopKTail: String, Codable, CaseIterable, Sendable { case renormalized, ghost }
 
@@ -137,6 +140,8 @@ public struct TrainSpec: Codable, Equatable, Sendable, HasSettings {
                 check: { $0 >= 1 ? nil : "log_every must be ≥ 1 and eval_every ≥ 0" }),
         Setting("pooling", optional: \.pooling, choices: Pooling.allCases.map(\.rawValue),
                 help: "pooled_mse: the first token's hidden state or the mean over real tokens", shown: "mean"),
+        Setting("precision", optional: \.precision, choices: Precision.allCases.map(\.rawValue),
+                help: "The student's matrix products: fp32, or bf16 inputs with fp32 accumulation (needs AVX-512 BF16)", shown: "fp32"),
     ])
 
     public init(from decoder: Decoder) throws { self = try Self.settings.decode(from: decoder) }

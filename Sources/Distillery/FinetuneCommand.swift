@@ -32,6 +32,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Peak learning rate, after 10% linear warm-up, then linear decay (default 5e-5).") var learningRate: Float?
     @Option(help: "Sequences per update (default 32).") var batchSize: Int?
     @Option(help: "Seed of the new head, shuffling and dropout (default 0).") var seed: UInt64?
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
@@ -50,6 +51,7 @@ struct FinetuneCommand: ParsableCommand {
         if let learningRate { request.spec.learningRate = learningRate }
         if let batchSize { request.spec.batchSize = batchSize }
         if let seed { request.spec.seed = seed }
+        if precision.precision != .fp32 { request.spec.precision = precision.precision }
         let bar = ProgressReporter(label: "finetune")
         let summary = try TeacherFinetuning.run(request, logger: logger) { report in
             bar.update(done: report.step, total: report.totalSteps, rate: report.tokensPerSecond,

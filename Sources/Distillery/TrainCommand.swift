@@ -47,6 +47,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: train("student.family")) var family: String?
     @Option(help: train("student.tokenizer")) var studentTokenizer: String?
     @Option(help: train("pooling")) var pooling: Pooling?
+    @Option(help: train("precision")) var precision: Precision?
     @Option(name: .customLong("objective"), help: train("objectives", usage: "name=weight, repeated for several, e.g. --objective kd=0.5 --objective ce=0.5"))
     var objectives: [String] = []
     @Option(help: train("temperature")) var temperature: Float?
@@ -184,7 +185,7 @@ struct TrainCommand: ParsableCommand {
         }
         set(layers, \.student.layers); set(hiddenSize, \.student.hiddenSize); set(heads, \.student.heads)
         set(intermediateSize, \.student.intermediateSize); set(dropout, \.student.dropout); set(family, \.student.family)
-        set(studentTokenizer, \.student.tokenizer); set(pooling, \.pooling)
+        set(studentTokenizer, \.student.tokenizer); set(pooling, \.pooling); set(precision, \.precision)
         try parse(initialization, \.student.initialization, StudentSpec.Initialization.init(parsing:))
         if !objectives.isEmpty { s.objectives = try TrainSpec.objectives(try Self.weights(objectives)) }
         set(temperature, \.temperature); set(temperatureScaling, \.scaleByTemperatureSquared)

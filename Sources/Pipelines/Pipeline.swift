@@ -1,6 +1,7 @@
 import Datasets
 import Distillation
 import Foundation
+import Kernels
 import TeacherCache
 import Yams
 
@@ -25,8 +26,10 @@ public struct Pipeline: Sendable {
         public var batchSize: Int?
         public var seed: UInt64?
         public var maxLength: Int?
+        /// The matrix products of the fine-tuning (nil: fp32).
+        public var precision: Precision?
         enum CodingKeys: String, CodingKey {
-            case from, epochs, learningRate = "learning_rate", batchSize = "batch_size", seed, maxLength = "max_length"
+            case from, epochs, learningRate = "learning_rate", batchSize = "batch_size", seed, maxLength = "max_length", precision
         }
 
         /// The fine-tuning train spec: these settings over `TeacherFinetuning.defaults`.
@@ -36,6 +39,7 @@ public struct Pipeline: Sendable {
             if let learningRate { spec.learningRate = learningRate }
             if let batchSize { spec.batchSize = batchSize }
             if let seed { spec.seed = seed; spec.dataSeed = seed }
+            spec.precision = precision
             return spec
         }
     }

@@ -23,6 +23,8 @@ public final class BertTrainingGraph {
     public let maxBatch: Int, maxSeq: Int
     /// Hidden and attention dropout probability; 0 = off.
     public let dropout: Float
+    /// The linear layers' arithmetic, forward and backward: fp32, or bf16 inputs with fp32 accumulation.
+    public let products: LinearProducts
     /// Sizes of the last forward.
     public private(set) var batch = 0, seq = 0
     /// Rows (flat b·seq + t) whose MLM logits the last forward computed, in logit-row order.
@@ -80,13 +82,16 @@ public final class BertTrainingGraph {
     let dPoolerInput, dPooledPre, dClassifierInput: FloatBuffer  // (B, C)
     var dMLMGather, dMLMPre, dMLMActivation, dMLMNormed: FloatBuffer  // (n, C)
 
-    public init(layout: BertLayout, maxBatch: Int, maxSeq: Int, dropout: Float) {
+    /// `precision` bf16 needs a CPU with AVX-512 BF16: check `precision.unsupportedReason` first.
+    public init(layout: BertLayout, maxBatch: Int, maxSeq: Int, dropout: Float, precision: Precision = .fp32) {
         let config = layout.config
         precondition(maxBatch > 0 && maxSeq > 0, "empty graph \(maxBatch) × \(maxSeq)")
         precondition(maxSeq <= config.maxSequenceLength,
                      "maxSeq \(maxSeq) exceeds \(config.positionsDescription)")
         precondition(dropout >= 0 && dropout < 1, "dropout \(dropout) outside [0, 1)")
+        precondition(precision.unsupportedReason == nil, precision.unsupportedReason ?? "")
         self.layout = layout; self.maxBatch = maxBatch; self.maxSeq = maxSeq; self.dropout = dropout
+        products = LinearProducts(precision: precision)
         c = config.hiddenSize; heads = config.numAttentionHeads; inner = config.intermediateSize
         layerCount = config.numHiddenLayers; labels = layout.heads.classifierLabels; vocab = config.vocabSize
         eps = config.layerNormEps
@@ -260,22 +265,24 @@ public final class BertTrainingGraph {
                                                attentionKeep: attentionKeep.pointer + i * layerSlot, outputKeep: outputKeep.pointer + i * layerSlot)
                 : nil
             BertEncoderPass.layer(w, p, x: hiddenState(layer: i), out: hiddenState(layer: i + 1), buffers, mask: mask, batch: batch, seq: seq,
-                                  dropout: sites, seeds: &siteSeeds)
+                                  dropout: sites, seeds: &siteSeeds, products: products)
         }
 
         // Heads: pooled = act(h[first] · Wpᵀ + bp) (tanh, or ReLU for DistilBERT); logits = dropout(pooled) · Wcᵀ + bc; MLM logits at the chosen rows.
         let last = hiddenState(layer: layerCount)
-        BertEncoderPass.pooler(pooled: pooledBuffer.pointer, input: poolerInput.pointer, last: last, p, batch: batch, seq: seq)
+        BertEncoderPass.pooler(pooled: pooledBuffer.pointer, input: poolerInput.pointer, last: last, p, batch: batch, seq: seq, products: products)
         if labels > 0 {
             if dropoutApplied {
                 dropoutForward(classifierInput.pointer, classifierKeep.pointer, pooledBuffer.pointer,
                                probability: dropout, seed: siteSeeds.next(), count: batch * c)
             }
-            BertEncoderPass.classifier(logits: logitBuffer.pointer, input: dropoutApplied ? classifierInput.pointer : pooledBuffer.pointer, p, batch: batch)
+            BertEncoderPass.classifier(logits: logitBuffer.pointer, input: dropoutApplied ? classifierInput.pointer : pooledBuffer.pointer, p, batch: batch,
+                                       products: products)
         }
         if layout.heads.maskedLM {
             BertEncoderPass.maskedLM(logits: mlmLogits.pointer, gather: mlmGather.pointer, pre: mlmPre.pointer, activation: mlmActivation.pointer,
-                                     normed: mlmNormed.pointer, mean: mlmMean.pointer, rstd: mlmRstd.pointer, last: last, rows: self.mlmRows, p)
+                                     normed: mlmNormed.pointer, mean: mlmMean.pointer, rstd: mlmRstd.pointer, last: last, rows: self.mlmRows, p,
+                                     products: products)
         }
     }
 
@@ -342,7 +349,7 @@ public final class BertTrainingGraph {
             let m = mlmRows.count
             // logits = normed · word_embeddingsᵀ + bias  →  the tied decoder adds into the word-embedding gradient.
             dMLMNormed.pointer.update(repeating: 0, count: m * c)
-            linearBackward(dMLMNormed.pointer, g[layout.wordEmbeddings], g[layout.mlmBias!], dMLMLogits.pointer,
+            products.backward(dMLMNormed.pointer, g[layout.wordEmbeddings], g[layout.mlmBias!], dMLMLogits.pointer,
                            mlmNormed.pointer, p[layout.wordEmbeddings], rows: m, inFeatures: c, outFeatures: vocab)
             // normed = LayerNorm(activation)
             dMLMActivation.pointer.update(repeating: 0, count: m * c)
@@ -353,7 +360,7 @@ public final class BertTrainingGraph {
             geluBackward(dMLMPre.pointer, mlmPre.pointer, dMLMActivation.pointer, count: m * c)
             // pre = gathered · Wtᵀ + bt
             dMLMGather.pointer.update(repeating: 0, count: m * c)
-            linearBackward(dMLMGather.pointer, g[layout.mlmTransformWeight!], g[layout.mlmTransformBias!], dMLMPre.pointer,
+            products.backward(dMLMGather.pointer, g[layout.mlmTransformWeight!], g[layout.mlmTransformBias!], dMLMPre.pointer,
                            mlmGather.pointer, p[layout.mlmTransformWeight!], rows: m, inFeatures: c, outFeatures: c)
             // gathered[i] = h[rows[i]]  →  scatter-add (rows may repeat)
             for (i, row) in mlmRows.enumerated() {
@@ -365,7 +372,7 @@ public final class BertTrainingGraph {
             // logits = dropout(pooled) · Wcᵀ + bc
             let dInput = drop ? dClassifierInput.pointer : dPooled.pointer
             if drop { dInput.update(repeating: 0, count: batch * c) }
-            linearBackward(dInput, g[weight], g[bias], dLogits.pointer, drop ? classifierInput.pointer : pooledBuffer.pointer,
+            products.backward(dInput, g[weight], g[bias], dLogits.pointer, drop ? classifierInput.pointer : pooledBuffer.pointer,
                            p[weight], rows: batch, inFeatures: c, outFeatures: labels)
             if drop { dropoutBackward(dPooled.pointer, dInput, classifierKeep.pointer, count: batch * c) }
         }
@@ -378,7 +385,7 @@ public final class BertTrainingGraph {
             }
             // pre = h[CLS] · Wpᵀ + bp
             dPoolerInput.pointer.update(repeating: 0, count: batch * c)
-            linearBackward(dPoolerInput.pointer, g[weight], g[bias], dPooledPre.pointer, poolerInput.pointer, p[weight],
+            products.backward(dPoolerInput.pointer, g[weight], g[bias], dPooledPre.pointer, poolerInput.pointer, p[weight],
                            rows: batch, inFeatures: c, outFeatures: c)
             // poolerInput[b] = h[b, 0]
             for b in 0..<batch { addInPlace(last + b * seq * c, dPoolerInput.pointer + b * c, count: c) }
@@ -405,13 +412,13 @@ public final class BertTrainingGraph {
             }
             // ffnOut = act · Woutᵀ + bout
             dFFNActivation.pointer.update(repeating: 0, count: n * inner)
-            linearBackward(dFFNActivation.pointer, g[w.outputWeight], g[w.outputBias], dFFNOut, act, p[w.outputWeight],
+            products.backward(dFFNActivation.pointer, g[w.outputWeight], g[w.outputBias], dFFNOut, act, p[w.outputWeight],
                            rows: n, inFeatures: inner, outFeatures: c)
             // act = gelu(pre)
             dFFNPre.pointer.update(repeating: 0, count: n * inner)
             geluBackward(dFFNPre.pointer, pre, dFFNActivation.pointer, count: n * inner)
             // pre = norm1 · Wiᵀ + bi  →  dnorm1 += dpre · Wi (dRes2 now holds dnorm1)
-            linearBackward(dRes2, g[w.intermediateWeight], g[w.intermediateBias], dFFNPre.pointer, nrm1, p[w.intermediateWeight],
+            products.backward(dRes2, g[w.intermediateWeight], g[w.intermediateBias], dFFNPre.pointer, nrm1, p[w.intermediateWeight],
                            rows: n, inFeatures: c, outFeatures: inner)
             // norm1 = LayerNorm(res1)
             dRes1.update(repeating: 0, count: n * c)
@@ -427,14 +434,14 @@ public final class BertTrainingGraph {
             }
             // attnOut = ctx · Woᵀ + bo
             dContext.pointer.update(repeating: 0, count: n * c)
-            linearBackward(dContext.pointer, g[w.attentionOutWeight], g[w.attentionOutBias], dAttentionOut, ctx,
+            products.backward(dContext.pointer, g[w.attentionOutWeight], g[w.attentionOutBias], dAttentionOut, ctx,
                            p[w.attentionOutWeight], rows: n, inFeatures: c, outFeatures: c)
             // ctx = dropout(softmax(q kᵀ / √d)) · v  →  dqkv (seed of this layer's projections) and dprobs (its probabilities' seed)
             let dq = projectionsGradient(layer: i + 1)
             attentionBackward(dq, attentionProbabilitiesGradient(layer: i + 1), dScores.pointer, dContext.pointer, q, pr,
                               drop ? probsKeep.pointer + i * probsStride : nil, batch: batch, seq: seq, hidden: c, heads: heads)
             // qkv = x · Wqkvᵀ + bqkv
-            linearBackward(dx, g[w.qkvWeight], g[w.qkvBias], dq, x, p[w.qkvWeight], rows: n, inFeatures: c, outFeatures: 3 * c)
+            products.backward(dx, g[w.qkvWeight], g[w.qkvBias], dq, x, p[w.qkvWeight], rows: n, inFeatures: c, outFeatures: 3 * c)
         }
 
         // hidden 0 = dropout(LayerNorm(embeddingSum))

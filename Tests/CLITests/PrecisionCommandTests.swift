@@ -46,4 +46,46 @@ final class PrecisionCommandTests: XCTestCase {
         let inspected = try CLI.run(["inspect", cache.path])
         XCTAssertTrue(inspected.stdout.contains("\"precision\":\"bf16\"") || inspected.stdout.contains("precision bf16"), inspected.stdout)
     }
+
+    /// `train --precision bf16` and `finetune --precision bf16`: refused before any work without the
+    /// CPU feature (no run folder); with it, they train and the run's spec records the precision.
+    func testBF16TrainAndFinetuneAndTheirRefusalWithoutTheCPUFeature() throws {
+        let work = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let teacher = CLI.fixtures.appendingPathComponent("tiny-cls")
+        let data = try writeLabelledSentences(in: work, rows: 16, name: "train.jsonl", offset: 0)
+        let cache = work.appendingPathComponent("train.h5")
+        let built = try CLI.run(["cache", "--teacher", teacher.path, "--data", data.path, "--label-field", "label", "--id-field", "id",
+                                 "--out", cache.path, "--max-length", "24", "--hidden", "0,2", "--logits", "full", "--threads", "1"])
+        XCTAssertEqual(built.status, 0, built.output)
+        func train(_ out: URL, environment: [String: String] = [:]) throws -> ProgramResult {
+            try CLI.run(["train", "--cache", cache.path, "--teacher", teacher.path, "--out", out.path, "--layers", "1", "--objective", "kd=1",
+                         "--objective", "hidden_mse=1", "--epochs", "1", "--batch-size", "8", "--precision", "bf16", "--threads", "1"],
+                        environment: environment)
+        }
+        func finetune(_ out: URL, environment: [String: String] = [:]) throws -> ProgramResult {
+            try CLI.run(["finetune", "--model", CLI.fixtures.appendingPathComponent("tiny-base").path, "--train", data.path,
+                         "--label-field", "label", "--id-field", "id", "--out", out.path, "--epochs", "1", "--batch-size", "8",
+                         "--precision", "bf16", "--threads", "1"], environment: environment)
+        }
+        let refusedRun = work.appendingPathComponent("refused-run"), refusedFinetune = work.appendingPathComponent("refused-finetune")
+        for (result, out) in [(try train(refusedRun, environment: ["DISTILLERY_FAULT_NO_BF16": "1"]), refusedRun),
+                              (try finetune(refusedFinetune, environment: ["DISTILLERY_FAULT_NO_BF16": "1"]), refusedFinetune)] {
+            XCTAssertNotEqual(result.status, 0)
+            XCTAssertTrue(result.output.contains("needs a CPU with AVX-512 BF16"), result.output)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "\(out.lastPathComponent) created before the refusal")
+        }
+        let run = work.appendingPathComponent("run")
+        let trained = try train(run)
+        if trained.output.contains("needs a CPU with AVX-512 BF16") { throw XCTSkip("this CPU has no AVX-512 BF16") }
+        XCTAssertEqual(trained.status, 0, trained.output)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config.json"))) as! [String: Any]
+        XCTAssertEqual((config["spec"] as? [String: Any])?["precision"] as? String, "bf16")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: run.appendingPathComponent("final/model.safetensors").path))
+        let tuned = work.appendingPathComponent("tuned")
+        let finetuned = try finetune(tuned)
+        XCTAssertEqual(finetuned.status, 0, finetuned.output)
+        let tunedConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: tuned.appendingPathComponent("config.json"))) as! [String: Any]
+        XCTAssertEqual((tunedConfig["spec"] as? [String: Any])?["precision"] as? String, "bf16")
+    }
 }

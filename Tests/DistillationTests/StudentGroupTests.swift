@@ -54,7 +54,16 @@ final class StudentGroupTests: XCTestCase {
     /// The same seeds give the same students, bit for bit, whether each trains alone or all train
     /// together — side by side on one thread each, or one after another on two threads.
     func testTogetherEqualsAlone() throws {
-        let list = try students()
+        try checkTogetherEqualsAlone(try students())
+    }
+
+    /// The same with every student's matrix products in bf16 (`precision: bf16`).
+    func testTogetherEqualsAloneInBF16() throws {
+        if let reason = Precision.bf16.unsupportedReason { throw XCTSkip(reason) }
+        try checkTogetherEqualsAlone(try students().map { var s = $0; s.spec.precision = .bf16; return s })
+    }
+
+    private func checkTogetherEqualsAlone(_ list: [NamedStudent]) throws {
         Threads.configure(1)
         let alone = try list.map { s -> (weights: [Float], losses: [[ObjectiveKind: Double]], evaluations: [Double]) in
             let t = try trainer(s)
@@ -92,8 +101,19 @@ final class StudentGroupTests: XCTestCase {
     /// and evaluations as an uninterrupted run. A run killed without warning (kill -9) resumes
     /// from its last periodic checkpoint to the same result.
     func testResumeGivesTheUninterruptedResult() throws {
+        try checkResume(precision: nil)
+    }
+
+    /// The same in bf16.
+    func testResumeGivesTheUninterruptedResultInBF16() throws {
+        if let reason = Precision.bf16.unsupportedReason { throw XCTSkip(reason) }
+        try checkResume(precision: .bf16)
+    }
+
+    private func checkResume(precision: Precision?) throws {
         Threads.configure(1)
         var spec = try students()[0].spec
+        spec.precision = precision
         spec.checkpointEvery = 3
         let student = NamedStudent(name: "a", spec: spec)
         let root = try makeTemporaryDirectory()

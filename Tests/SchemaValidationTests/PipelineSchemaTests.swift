@@ -85,7 +85,7 @@ final class PipelineSchemaTests: XCTestCase {
 
     func testUnknownKeyInAStudent() throws {
         XCTAssertEqual(try violations(with("  - name: attention\n", "  - name: attention\n    epochz: 3\n")), [
-            "students[1]: unknown key 'epochz' (known: name, student, objectives, temperature, scale_by_temperature_squared, topk_tail, relation_heads, hidden_mapping, attention_mapping, relation_mapping, ted_filters, ted_mapping, epochs, max_steps, batch_size, learning_rate, warmup_ratio, schedule, weight_decay, clip_norm, seed, data_seed, checkpoint_every, eval_every, log_every, pooling)",
+            "students[1]: unknown key 'epochz' (known: name, student, objectives, temperature, scale_by_temperature_squared, topk_tail, relation_heads, hidden_mapping, attention_mapping, relation_mapping, ted_filters, ted_mapping, epochs, max_steps, batch_size, learning_rate, warmup_ratio, schedule, weight_decay, clip_norm, seed, data_seed, checkpoint_every, eval_every, log_every, pooling, precision)",
         ])
     }
 
@@ -239,7 +239,7 @@ final class PipelineSchemaTests: XCTestCase {
         train.tedFilters = "filters.safetensors"; train.objectives = [.kd: 0.5, .ted: 1]; train.hiddenMapping = try LayerMapping(parsing: "1:2")
         train.student.hiddenSize = 384; train.student.heads = 12; train.student.intermediateSize = 1536
         train.student.initialization = .teacher(.list([1, 3])); train.student.family = "distilbert"
-        train.student.tokenizer = "models/student-tokenizer"; train.pooling = .first
+        train.student.tokenizer = "models/student-tokenizer"; train.pooling = .first; train.precision = .bf16
         var cache = CacheSpec()
         cache.hiddenLayers = [0, 3]; cache.attentionLayers = [3]; cache.relationLayers = [3]; cache.logits = [.full, .topk]; cache.precision = .bf16
         let blocks: [(pointer: String, leaves: [SettingLeaf], keys: [String], defaults: [String: Any], changed: [String: Any])] = [
