@@ -109,7 +109,7 @@ bench-cache: build models
 	$(PYTHON) scripts/bench/text_sample.py --out data/bench.jsonl
 	.build/release/distillery bench cache --teacher $(MINILM) --data data/bench.jsonl --threads 2
 
-## bench-train: student training (3 x 384, KD + hidden MSE + attention KL) against a PyTorch CPU peer (not a test)
+## bench-train: student training (3 x 384, KD + hidden MSE + attention KL) against a PyTorch CPU peer, fp32 and bf16 (not a test)
 bench-train: build models setup-reference
 	@mkdir -p data
 	$(PYTHON) scripts/bench/text_sample.py --out data/bench-train.jsonl --words 200
@@ -117,6 +117,11 @@ bench-train: build models setup-reference
 	  $(PYTHON) scripts/bench/compare.py --label "train step, student 3x384, batch 32 x seq $$seq, 2 threads" --rounds $(BENCH_ROUNDS) -- \
 	    .build/release/distillery bench train --teacher $(MINILM) --data data/bench-train.jsonl --batch 32 --seq $$seq --steps 5 --runs 3 --threads 2 --- \
 	    $(PYTHON) scripts/bench/train_peer.py --batch 32 --seq $$seq --steps 5 --rounds 3 --threads 2 || exit 1; \
+	  for peer in "" "--autocast-bf16"; do \
+	  $(PYTHON) scripts/bench/compare.py --label "train step bf16, student 3x384, batch 32 x seq $$seq, 2 threads, against PyTorch $${peer:-fp32}" --rounds $(BENCH_ROUNDS) -- \
+	    .build/release/distillery bench train --teacher $(MINILM) --data data/bench-train.jsonl --batch 32 --seq $$seq --steps 5 --runs 3 --threads 2 --precision bf16 --- \
+	    $(PYTHON) scripts/bench/train_peer.py --batch 32 --seq $$seq --steps 5 --rounds 3 --threads 2 $$peer || exit 1; \
+	  done; \
 	done
 
 ## bench-many: 8 students for one epoch — together from the cache, one by one from the cache, one by one with the teacher online (not a test)

@@ -13,6 +13,7 @@ public enum TrainStepBenchmark {
     public struct Settings: Sendable {
         public var teacher: URL, data: URL, workDirectory: URL
         public var batch = 32, seq = 128, layers = 3, steps = 5, runs = 3, warmup = 2
+        public var precision: Precision = .fp32
         public init(teacher: URL, data: URL, workDirectory: URL) { self.teacher = teacher; self.data = data; self.workDirectory = workDirectory }
     }
 
@@ -22,8 +23,8 @@ public enum TrainStepBenchmark {
         public var rates: [Double], waitShares: [Double]
         public var peakResidentMiB: Double
         public var line: String {
-            String(format: "distillery train step: student %d x %d, batch %d x seq %d, %d threads: cache waiting %.1f%% of step time, peak RSS %.0f MiB, median %.0f tokens/s over %d runs",
-                   settings.layers, hiddenSize, settings.batch, settings.seq, threads, Measure.median(waitShares) * 100,
+            String(format: "distillery train step%@: student %d x %d, batch %d x seq %d, %d threads: cache waiting %.1f%% of step time, peak RSS %.0f MiB, median %.0f tokens/s over %d runs",
+                   settings.precision == .bf16 ? " (bf16)" : "", settings.layers, hiddenSize, settings.batch, settings.seq, threads, Measure.median(waitShares) * 100,
                    peakResidentMiB, Measure.median(rates), rates.count)
         }
     }
@@ -47,6 +48,7 @@ public enum TrainStepBenchmark {
         spec.student.layers = settings.layers
         spec.batchSize = batch
         spec.maxSteps = 1 << 30
+        if settings.precision != .fp32 { spec.precision = settings.precision }
         let trainer = try StudentTrainer(spec: spec, cache: cache, teacherDirectory: headed, logger: logger)
         let reader = try CacheReader(url: cache)
         var batches = CacheBatches(reader: reader, options: .init(batchSize: batch, shuffle: true, selection: trainer.plan.selection))

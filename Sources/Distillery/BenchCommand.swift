@@ -81,6 +81,7 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Timed steps per run.") var steps = 5
     @Option(help: "Timed runs; the median is reported.") var runs = 3
     @Option(help: "Untimed warm-up steps.") var warmup = 2
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -88,6 +89,7 @@ struct TrainBench: ParsableCommand {
         var settings = TrainStepBenchmark.Settings(teacher: URL(fileURLWithPath: teacher), data: URL(fileURLWithPath: data),
                                                    workDirectory: URL(fileURLWithPath: workDirectory))
         settings.batch = batch; settings.seq = seq; settings.layers = layers; settings.steps = steps; settings.runs = runs; settings.warmup = warmup
+        settings.precision = precision.precision
         print(try TrainStepBenchmark.measure(settings).line)
     }
 }

@@ -18,6 +18,7 @@ struct DistilleryCommand: ParsableCommand {
     )
 
     static func main() {
+        CPUFeatures.check()
         startWithPassiveOpenMP()
         main(nil)
     }

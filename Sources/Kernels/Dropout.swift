@@ -34,7 +34,7 @@ public func dropoutBackward(
 let dropoutBlock = 4096
 
 /// keep (n) = 0 with probability p (a 24-bit uniform below p), else 1 / (1 - p).
-@inline(__always)
+@_optimize(size)
 func dropoutMask(_ keep: UnsafeMutablePointer<Float>, count: Int, probability: Float, _ generator: inout SeededGenerator) {
     let threshold = UInt64((Double(probability) * 16_777_216).rounded())
     let scale = 1 / (1 - probability)

@@ -16,6 +16,15 @@ final class CLITests: XCTestCase {
         for command in ["teacher", "cache", "train", "many"] { XCTAssertTrue(bench.stdout.contains(command), "bench help lists \(command)") }
     }
 
+    /// The kernels are built for AVX2 and FMA: a CPU without them is named before any work (its
+    /// flags simulated), not met with an illegal instruction halfway through a run.
+    func testACPUWithoutAVX2IsRefusedByName() throws {
+        let old = try CLI.run(["--version"], environment: ["DISTILLERY_FAULT_CPU_FLAGS": "fpu sse sse2 ssse3 sse4_1 sse4_2 popcnt avx"])
+        XCTAssertEqual(old.status, 1)
+        XCTAssertTrue(old.stderr.contains("this CPU lacks avx2, fma, bmi1, bmi2, f16c, movbe, abm"), old.stderr)
+        XCTAssertTrue(old.stdout.isEmpty)
+    }
+
     func testTokenizeWritesOneJSONObjectPerLine() throws {
         let folder = try CLI.tinyModelFolder()
         let result = try CLI.run(["tokenize", "--model", folder.path], stdin: "The cat sat.\nthe dog\tthe cat\n")

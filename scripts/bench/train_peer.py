@@ -8,7 +8,9 @@ One step = forward (hidden states and attention probabilities returned) + losses
   + hidden-state MSE, last student layer vs a teacher layer of the same width (no projection)
   + attention KL, last student layer vs a 12-head teacher layer (student clamped at 1e-7),
 each exactly as /work/notes/definitions.md (sections 3, 6 and 8), normalised by the real tokens
-(every token is real here). Teacher targets are synthetic and prepared in memory before timing:
+(every token is real here). With --autocast-bf16 the forward and the losses run under
+torch.autocast("cpu", dtype=torch.bfloat16) (the one line a PyTorch user adds for bf16; backward
+follows the autocast graph, AdamW and the weights stay fp32). Teacher targets are synthetic and prepared in memory before timing:
 a pool of --pool batches (logits normal*2, hidden states normal, attention rows softmax(normal*2)
 over the keys), cycled.
 
@@ -19,6 +21,7 @@ RSS (getrusage ru_maxrss); --json FILE appends the same figures as one JSON line
   python3 scripts/bench/train_peer.py --batch 32 --seq 128 --threads 2
 """
 import argparse
+import contextlib
 import json
 import platform
 import resource
@@ -86,6 +89,7 @@ def main():
     parser.add_argument("--tau", type=float, default=2.0)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--autocast-bf16", action="store_true", help="forward and losses under torch.autocast(\"cpu\", dtype=torch.bfloat16)")
     parser.add_argument("--json", help="append the result as one JSON line to this file")
     args = parser.parse_args()
 
@@ -102,16 +106,19 @@ def main():
     optimizer = torch.optim.AdamW([dict(params=decay, weight_decay=0.01), dict(params=no_decay, weight_decay=0.0)],
                                   lr=args.lr)
     pool = synthetic_pool(args, config, torch.Generator().manual_seed(args.seed + 1))
+    def precision():
+        return torch.autocast("cpu", dtype=torch.bfloat16) if args.autocast_bf16 else contextlib.nullcontext()
 
     def step(batch):
         optimizer.zero_grad(set_to_none=True)
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                    output_hidden_states=True, output_attentions=True)
-        mask = batch["attention_mask"].to(torch.float32)
-        n_real = mask.sum()
-        loss = (kd_loss(out.logits, batch["teacher_logits"], args.tau)
-                + hidden_mse(out.hidden_states[-1], batch["teacher_hidden"], mask, n_real)
-                + attention_kl(out.attentions[-1], batch["teacher_attention"], mask, n_real))
+        with precision():
+            out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                        output_hidden_states=True, output_attentions=True)
+            mask = batch["attention_mask"].to(torch.float32)
+            n_real = mask.sum()
+            loss = (kd_loss(out.logits, batch["teacher_logits"], args.tau)
+                    + hidden_mse(out.hidden_states[-1], batch["teacher_hidden"], mask, n_real)
+                    + attention_kl(out.attentions[-1], batch["teacher_attention"], mask, n_real))
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -134,13 +141,13 @@ def main():
               f"{cpu / elapsed:.2f} cores busy, loss {loss:.4f})", flush=True)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     median = statistics.median(rates)
-    print(f"pytorch {torch.__version__} train step: batch {args.batch} x seq {args.seq}, {args.threads} threads: "
+    print(f"pytorch {torch.__version__} train step{' (bf16 autocast)' if args.autocast_bf16 else ''}: batch {args.batch} x seq {args.seq}, {args.threads} threads: "
           f"median {median:.0f} tokens/s over {args.rounds} rounds of {args.steps} steps "
           f"(min {min(rates):.0f}, max {max(rates):.0f}), peak RSS {peak_mib:.0f} MiB")
     if args.json:
         with open(args.json, "a") as f:
             f.write(json.dumps(dict(bench="train", impl="pytorch", version=torch.__version__, batch=args.batch,
-                                    seq=args.seq, threads=args.threads, layers=args.layers, hidden=args.hidden,
+                                    seq=args.seq, threads=args.threads, autocast_bf16=args.autocast_bf16, layers=args.layers, hidden=args.hidden,
                                     heads=args.heads, warmup=args.warmup, steps=args.steps,
                                     tokens_per_s_rounds=[round(x, 1) for x in rates],
                                     median_tokens_per_s=round(median, 1), peak_rss_mib=round(peak_mib, 1),
