@@ -64,7 +64,7 @@ public enum CacheBuilder {
         let data = try loadData(request)
         let labels = try LabelPlan(examples: data.examples, labelMap: data.labelMap, teacher: model.config, heads: heads)
         try spec.checkSomethingToCache(labelled: labels.values.contains { $0 != nil })
-        let provenance = try makeProvenance(request, model: model, data: data, labelNames: labels.names)
+        var provenance = try makeProvenance(request, model: model, data: data, labelNames: labels.names)
         logger.info("teacher \(request.teacher.path): \(model.config.numHiddenLayers) layers × \(model.config.hiddenSize), head \(provenance.teacher.head)")
         logger.info("data: \(data.examples.count) examples from \(request.data.map(\.lastPathComponent).joined(separator: ", "))\(data.skipped > 0 ? ", \(data.skipped) bad rows skipped" : "")")
 
@@ -80,6 +80,48 @@ public enum CacheBuilder {
             logger.info("shard \(shard.index)/\(shard.count): sequences \(shard.firstSequence)..<\(shard.endSequence) of \(all)")
         }
 
+        // An inputs-only cache (fine-tuning data) needs no teacher outputs: the forward pass is skipped.
+        let maxSeq = spec.maxLength
+        let forward = spec.isInputsOnly ? nil : BertForward(model: model, maxBatch: spec.batchSize, maxSeq: maxSeq, capture: capture(for: spec),
+                                                            precision: spec.precision ?? .fp32)
+        let maskedLM = CacheLayout.isMaskedLM(spec: spec, provenance: provenance)
+        let specials: Set<Int32> = [tokenizer.clsId, tokenizer.sepId, tokenizer.padId, tokenizer.unkId, tokenizer.maskId]
+        /// The records of sequences `range`: tokenized, and masked for a masked-LM cache.
+        func records(_ range: Range<Int>) -> [SequenceRecord] {
+            range.map { sequence in
+                let (example, view) = (sequence / views, sequence % views)
+                let e = data.examples[example]
+                let encoding = tokenizer.encode(e.text, pair: e.textPair, maxLength: maxSeq)
+                var record = SequenceRecord(exampleIndex: example, view: view, exampleId: e.id, text: e.text, textPair: e.textPair,
+                                            label: labels.values[example], inputIds: encoding.inputIds, tokenTypeIds: encoding.tokenTypeIds, masking: nil)
+                if maskedLM {
+                    let plan = Masking.mask(encoding.inputIds, specialIds: specials, maskId: tokenizer.maskId,
+                                            vocabularySize: model.config.vocabSize, options: spec.masking,
+                                            sequenceIndex: sequence, view: view)
+                    record.inputIds = plan.maskedInputIds
+                    record.masking = plan
+                }
+                return record
+            }
+        }
+        /// One forward pass over `records` (its time counted as the teacher's), what the cache stores of it.
+        var teacherNanoseconds: UInt64 = 0
+        func teacherOutputs(_ forward: BertForward, _ records: inout [SequenceRecord]) throws -> TeacherOutputs {
+            let input = paddedInput(records, padId: tokenizer.padId)
+            let mlmRows = maskedLM ? records.enumerated().flatMap { b, r in r.masking!.positions.map { b * input.seq + Int($0) } } : nil
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            do { try forward.run(input, mlmRows: mlmRows) } catch BertError.nonFinite(let row, let position, let detail) {
+                let r = records[row]
+                throw CacheError.nonFinite("\(detail) for example '\(r.exampleId)' (data row \(r.exampleIndex + 1)), token \(position)")
+            }
+            teacherNanoseconds += DispatchTime.now().uptimeNanoseconds - t0
+            return pack(forward, &records, spec: spec, input: input)
+        }
+        if let forward, forward.precision != .fp32 {
+            provenance.precisionCheck = try PrecisionCheck.measure(forward, records: records(0..<min(spec.batchSize, all)), spec: spec, run: teacherOutputs)
+            for line in provenance.precisionCheck!.lines { logger.info("\(line)") }
+        }
+
         let writer = request.resume
             ? try CacheWriter(resuming: request.output, spec: spec, provenance: provenance, shard: shard)
             : try CacheWriter(creating: request.output, spec: spec, provenance: provenance, shard: shard, overwrite: request.overwrite)
@@ -87,50 +129,20 @@ public enum CacheBuilder {
         let resumedFrom = writer.sequences
         if resumedFrom > 0 { logger.info("resuming \(writer.partialURL.path) after \(resumedFrom) committed sequences") }
 
-        // An inputs-only cache (fine-tuning data) needs no teacher outputs: the forward pass is skipped.
-        let maxSeq = spec.maxLength
-        let forward = spec.isInputsOnly ? nil : BertForward(model: model, maxBatch: spec.batchSize, maxSeq: maxSeq, capture: capture(for: spec),
-                                                            precision: spec.precision ?? .fp32)
-        let maskedLM = writer.isMaskedLM
-        let specials: Set<Int32> = [tokenizer.clsId, tokenizer.sepId, tokenizer.padId, tokenizer.unkId, tokenizer.maskId]
-
         // The writer thread runs one batch behind the teacher; two batches in flight at most.
         let queue = DispatchQueue(label: "distillery.cache-writer")
         let inFlight = DispatchSemaphore(value: 2)
         let failure = WriterFailure()
-        var teacherNanoseconds: UInt64 = 0
         var done = resumedFrom, tokensDone = 0
 
         do {
             var next = sequences.lowerBound + resumedFrom
             while next < sequences.upperBound && failure.error == nil {
                 let range = next..<min(next + spec.batchSize, sequences.upperBound)
-                var records: [SequenceRecord] = range.map { sequence in
-                    let (example, view) = (sequence / views, sequence % views)
-                    let e = data.examples[example]
-                    let encoding = tokenizer.encode(e.text, pair: e.textPair, maxLength: maxSeq)
-                    var record = SequenceRecord(exampleIndex: example, view: view, exampleId: e.id, text: e.text, textPair: e.textPair,
-                                                label: labels.values[example], inputIds: encoding.inputIds, tokenTypeIds: encoding.tokenTypeIds, masking: nil)
-                    if maskedLM {
-                        let plan = Masking.mask(encoding.inputIds, specialIds: specials, maskId: tokenizer.maskId,
-                                                vocabularySize: model.config.vocabSize, options: spec.masking,
-                                                sequenceIndex: sequence, view: view)
-                        record.inputIds = plan.maskedInputIds
-                        record.masking = plan
-                    }
-                    return record
-                }
+                var records = records(range)
                 let outputs: TeacherOutputs
                 if let forward {
-                    let input = paddedInput(records, padId: tokenizer.padId)
-                    let mlmRows = maskedLM ? records.enumerated().flatMap { b, r in r.masking!.positions.map { b * input.seq + Int($0) } } : nil
-                    let t0 = DispatchTime.now().uptimeNanoseconds
-                    do { try forward.run(input, mlmRows: mlmRows) } catch BertError.nonFinite(let row, let position, let detail) {
-                        let r = records[row]
-                        throw CacheError.nonFinite("\(detail) for example '\(r.exampleId)' (data row \(r.exampleIndex + 1)), token \(position)")
-                    }
-                    teacherNanoseconds += DispatchTime.now().uptimeNanoseconds - t0
-                    outputs = pack(forward, &records, spec: spec, input: input)
+                    outputs = try teacherOutputs(forward, &records)
                 } else {
                     outputs = TeacherOutputs(sequences: records, hidden: [], attention: [], relations: [], logits: [], logitWidth: 0)
                 }

@@ -124,6 +124,7 @@ public struct CacheReport: Sendable {
         lines.append("  weights \(t.weightsSHA256)")
         lines.append("  vocabulary \(t.vocabularySHA256)")
         for d in provenance.datasets { lines.append("data: \(d.file) — \(d.rows) rows, \(bytes(d.bytes)), \(d.sha256)") }
+        if let check = provenance.precisionCheck { lines += check.lines }
         if let names = provenance.labelNames { lines.append("labels: \(names.joined(separator: ", "))") }
         lines.append("sequences: \(sequences), tokens: \(tokens)\(sequences > 0 && tokens > 0 ? String(format: " (%.1f per sequence)", Double(tokens) / Double(sequences)) : "")")
         lines.append("spec: \(CacheProvenance.json(spec))")

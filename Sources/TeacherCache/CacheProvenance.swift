@@ -43,6 +43,8 @@ public struct CacheProvenance: Codable, Equatable, Sendable {
     public var datasets: [DataFile]
     public var labelNames: [String]?
     public var exampleText: ExampleText?
+    /// A bf16 teacher's outputs against fp32 (nil for an fp32 teacher, and in older caches).
+    public var precisionCheck: PrecisionCheck?
 
     static func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
