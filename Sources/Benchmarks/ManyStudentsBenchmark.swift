@@ -14,6 +14,8 @@ public enum ManyStudentsBenchmark {
     public struct Settings: Sendable {
         public var teacher: URL, data: URL, workDirectory: URL
         public var maxLength = 64, batch = 32, layers = 2
+        /// The teacher's (cache and online) and the students' matrix products.
+        public var precision: Precision = .fp32
         /// Which runs: any of "a", "b", "c".
         public var modes = "abc"
         public init(teacher: URL, data: URL, workDirectory: URL) { self.teacher = teacher; self.data = data; self.workDirectory = workDirectory }
@@ -41,21 +43,23 @@ public enum ManyStudentsBenchmark {
                 spec.student.initialization = try .init(parsing: initialization)
                 spec.epochs = 1; spec.batchSize = settings.batch; spec.checkpointEvery = 0; spec.logEvery = 1 << 20
                 spec.hiddenMapping = .uniform; spec.attentionMapping = .last; spec.relationMapping = .last; spec.relationHeads = heads
+                if settings.precision != .fp32 { spec.precision = settings.precision }
                 students.append(NamedStudent(name: "\(name)-\(initialization)", spec: spec))
             }
         }
         // What the students read: hidden states 0 and L plus the uniform mapping's, attention and Q/K/V of layer L, logits.
-        let cache = folder.appendingPathComponent("cache-\(settings.maxLength).h5")
+        let cache = folder.appendingPathComponent("cache-\(settings.maxLength)-\(settings.precision.rawValue).h5")
         var cacheSpec = CacheSpec()
         cacheSpec.maxLength = settings.maxLength
         cacheSpec.hiddenLayers = Array(Set([0, depth] + (1...settings.layers).map { $0 * depth / settings.layers })).sorted()
         cacheSpec.attentionLayers = [depth]; cacheSpec.relationLayers = [depth]; cacheSpec.logits = [.full]
+        if settings.precision != .fp32 { cacheSpec.precision = settings.precision }
         var request = CacheRequest(teacher: headed, data: [settings.data], readOptions: DatasetReadOptions(), spec: cacheSpec, output: cache)
         request.overwrite = true
         let build = try CacheBuilder.build(request, logger: logger)
         let sequences = try CacheReader(url: cache).sequenceCount
-        report(String(format: "cache: %d sequences (≤ %d tokens), hidden %@ + attention %d + Q/K/V %d + logits, built once in %.1f s",
-                      sequences, settings.maxLength, "\(cacheSpec.hiddenLayers)", depth, depth, build.wallSeconds))
+        report(String(format: "precision %@; cache: %d sequences (≤ %d tokens), hidden %@ + attention %d + Q/K/V %d + logits, built once in %.1f s",
+                      settings.precision.rawValue, sequences, settings.maxLength, "\(cacheSpec.hiddenLayers)", depth, depth, build.wallSeconds))
 
         func trainers(online: Bool) throws -> [StudentTrainer] {
             try students.map { try StudentTrainer(spec: $0.spec, cache: cache, teacherDirectory: headed, online: online, logger: logger, name: $0.name) }

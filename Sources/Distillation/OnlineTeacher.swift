@@ -12,7 +12,8 @@ final class OnlineTeacher {
     let forward: BertForward
     let plan: TrainingPlan
 
-    init(directory: URL, plan: TrainingPlan, maxBatch: Int, maxSeq: Int) throws {
+    /// `precision`: the cache's teacher's, so that online and cached targets are the same computation.
+    init(directory: URL, plan: TrainingPlan, maxBatch: Int, maxSeq: Int, precision: Precision) throws {
         do { model = try BertModel.load(directory: directory) } catch {
             throw DistillationError.io("cannot load the teacher from \(directory.path): \(error)")
         }
@@ -27,7 +28,8 @@ final class OnlineTeacher {
             throw DistillationError.invalidSpec("--online computes full logits, hidden states, attention and Q/K/V; top-k and sampled targets come from the cache only")
         }
         self.plan = plan
-        forward = BertForward(model: model, maxBatch: maxBatch, maxSeq: maxSeq, capture: .all)
+        if let reason = precision.unsupportedReason { throw DistillationError.invalidSpec(reason) }
+        forward = BertForward(model: model, maxBatch: maxBatch, maxSeq: maxSeq, capture: .all, precision: precision)
     }
 
     func fill(_ targets: TargetBatch, _ sequences: [CachedSequence]) throws {

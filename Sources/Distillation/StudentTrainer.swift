@@ -154,7 +154,8 @@ public final class StudentTrainer {
         targets = TargetBatch(plan: plan, maxBatch: spec.batchSize, maxSeq: maxSeq, logitWidth: logitWidth, topK: cache.spec.topK)
         if online {
             guard let teacherDirectory else { throw DistillationError.invalidSpec("--online needs the teacher folder (--teacher)") }
-            self.online = try OnlineTeacher(directory: teacherDirectory, plan: plan, maxBatch: spec.batchSize, maxSeq: maxSeq)
+            self.online = try OnlineTeacher(directory: teacherDirectory, plan: plan, maxBatch: spec.batchSize, maxSeq: maxSeq,
+                                            precision: cache.spec.precision ?? .fp32)
         } else {
             self.online = nil
         }

@@ -109,6 +109,7 @@ struct ManyBench: ParsableCommand {
     @Option(help: "Sequences per update.") var batch = 32
     @Option(help: "Student layers.") var layers = 2
     @Option(help: "Which runs: any of a, b, c.") var modes = "abc"
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -116,6 +117,7 @@ struct ManyBench: ParsableCommand {
         var settings = ManyStudentsBenchmark.Settings(teacher: URL(fileURLWithPath: teacher), data: URL(fileURLWithPath: data),
                                                       workDirectory: URL(fileURLWithPath: workDirectory))
         settings.maxLength = maxLength; settings.batch = batch; settings.layers = layers; settings.modes = modes
+        settings.precision = precision.precision
         try ManyStudentsBenchmark.run(settings) { print($0) }
     }
 }

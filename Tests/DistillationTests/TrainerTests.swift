@@ -57,13 +57,34 @@ final class TrainerTests: XCTestCase {
     /// The cache holds the teacher's outputs, so training from it is the same computation as
     /// running the teacher at every step (fp32 cache: losses equal step by step).
     func testCachedTargetsEqualOnlineTeacher() throws {
+        try checkCachedEqualsOnline(cache: Self.caches.train, precision: nil)
+    }
+
+    /// The same in bf16: a cache from the bf16 teacher, the online teacher in the cache's precision,
+    /// the student's products in bf16.
+    func testBF16CachedTargetsEqualOnlineBF16Teacher() throws {
+        if let reason = Precision.bf16.unsupportedReason { throw XCTSkip(reason) }
+        let folder = try makeTemporaryDirectory("distillery-bf16-online")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var cacheSpec = TrainFixtures.everythingSpec()
+        cacheSpec.precision = .bf16
+        let caches = try TrainFixtures.caches(teacher: TrainFixtures.teacher("cls"), spec: cacheSpec, in: folder)
+        XCTAssertNotNil(try CacheReader(url: caches.train).provenance.precisionCheck, "the bf16 cache records its check against fp32")
+        try checkCachedEqualsOnline(cache: caches.train, precision: .bf16)
+    }
+
+    private func checkCachedEqualsOnline(cache: URL, precision: Precision?) throws {
         var spec = TrainFixtures.spec([.kd: 0.5, .ce: 0.5, .hiddenMSE: 1, .attentionKL: 1, .relations: 1, .attentionScores: 0.1, .valueRelation: 1,
                                        .pooledMSE: 1], steps: 6)
         spec.student.layers = 2
         spec.student.dropout = 0.1
         spec.attentionMapping = .uniform
-        let cached = try trainer(spec).train(dev: nil, run: nil)
-        let online = try trainer(spec, online: true).train(dev: nil, run: nil)
+        spec.precision = precision
+        func trainer(online: Bool) throws -> StudentTrainer {
+            try StudentTrainer(spec: spec, cache: cache, teacherDirectory: TrainFixtures.teacher("cls"), online: online, logger: logger)
+        }
+        let cached = try trainer(online: false).train(dev: nil, run: nil)
+        let online = try trainer(online: true).train(dev: nil, run: nil)
         XCTAssertEqual(cached.lossHistory.count, 6)
         var worst = 0.0
         for (step, (a, b)) in zip(cached.lossHistory, online.lossHistory).enumerated() {
@@ -73,7 +94,7 @@ final class TrainerTests: XCTestCase {
                 XCTAssertLessThanOrEqual(diff, 1e-5, "step \(step + 1) \(kind): cache \(value), online \(b[kind]!)")
             }
         }
-        print("cached vs online teacher: 6 steps, 8 objectives, largest loss difference \(worst)")
+        print("cached vs online teacher (\(precision?.rawValue ?? "fp32")): 6 steps, 8 objectives, largest loss difference \(worst)")
     }
 
     func testSameSeedSameRun() throws {
