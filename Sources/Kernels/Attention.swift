@@ -29,17 +29,17 @@ public func attentionForward(
 }
 
 /// In place: row = softmax(row) over entries whose mask is non-zero; masked entries become 0.
-/// The exponentials and the sum are separate loops so the first one vectorises.
+/// Masking, the maximum, the exponentials and the sum are separate vectorised loops (masked entries
+/// are set to -∞ first, so the maximum is over the real keys).
 @inline(__always)
 func softmaxRowMasked(_ row: UnsafeMutablePointer<Float>, _ mask: UnsafePointer<Int32>, count: Int) {
-    var maxValue = -Float.infinity
-    for j in 0..<count where mask[j] != 0 { maxValue = max(maxValue, row[j]) }
+    for j in 0..<count { row[j] = mask[j] != 0 ? row[j] : -.infinity }
+    let maxValue = vectorMax(row, count: count)
     for j in 0..<count {
         let e = fastExp(row[j] - maxValue)
         row[j] = mask[j] != 0 ? e : 0
     }
-    var sum: Float = 0
-    for j in 0..<count { sum += row[j] }
+    let sum = vectorSum(row, count: count)
     let inv = sum > 0 ? 1 / sum : 0
     for j in 0..<count { row[j] *= inv }
 }

@@ -28,7 +28,8 @@ public final class BF16Linear: @unchecked Sendable {
     public let inFeatures: Int, outFeatures: Int
     private let packed = AlignedBytes(), scratchpad = AlignedBytes()
     private var packedLayout: dnnl_memory_desc_t
-    private var primitives: [Int: DNNLMatmul] = [:]
+    private struct Variant: Hashable { var rows: Int, bias: Bool, gelu: Bool }
+    private var primitives: [Variant: DNNLMatmul] = [:]
     private let input = AlignedBytes()
 
     /// `weight` (N, K) row-major, as `linearForward` takes it.
@@ -61,28 +62,27 @@ public final class BF16Linear: @unchecked Sendable {
         dnnl_stream_destroy(stream); dnnl_primitive_destroy(reorder); dnnl_primitive_desc_destroy(reorderDesc)
     }
 
-    /// out (rows, N) = x (rows, K) · Wᵀ (+ bias (N)), on all `Threads.count` threads.
-    public func forward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, rows: Int) {
+    /// out (rows, N) = x (rows, K) · Wᵀ (+ bias (N)), then GELU (erf) when `gelu`, on all
+    /// `Threads.count` threads. Bias and GELU run inside the product (oneDNN's bias and post-op),
+    /// on each tile while it is in cache.
+    public func forward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, rows: Int, gelu: Bool = false) {
         guard rows > 0 else { return }
-        let k = inFeatures, n = outFeatures
-        let bits = roundedBFloat16(x, rows: rows, columns: k, into: input), matmul = primitive(rows: rows)
-        matmul.run(source: bits, weights: packed.pointer!, destination: out, scratchpad: scratchpad.reserve(matmul.scratchpadBytes), threads: Threads.count)
-        if let bias {
-            parallelFor(rows, minimumPerThread: 16) { range in
-                for r in range { let o = out + r * n; for j in 0..<n { o[j] += bias[j] } }
-            }
-        }
+        let bits = roundedBFloat16(x, rows: rows, columns: inFeatures, into: input)
+        let matmul = primitive(Variant(rows: rows, bias: bias != nil, gelu: gelu))
+        matmul.run(source: bits, weights: packed.pointer!, destination: out, bias: bias,
+                   scratchpad: scratchpad.reserve(matmul.scratchpadBytes), threads: Threads.count)
     }
 
-    private func primitive(rows: Int) -> DNNLMatmul {
-        if let p = primitives[rows] { return p }
-        let p = Self.matmul(rows: rows, weights: packedLayout, inFeatures: inFeatures, outFeatures: outFeatures)
-        primitives[rows] = p
+    private func primitive(_ v: Variant) -> DNNLMatmul {
+        if let p = primitives[v] { return p }
+        let p = Self.matmul(rows: v.rows, weights: packedLayout, inFeatures: inFeatures, outFeatures: outFeatures, bias: v.bias, gelu: v.gelu)
+        primitives[v] = p
         return p
     }
 
-    private static func matmul(rows: Int, weights: dnnl_memory_desc_t, inFeatures: Int, outFeatures: Int) -> DNNLMatmul {
+    private static func matmul(rows: Int, weights: dnnl_memory_desc_t, inFeatures: Int, outFeatures: Int,
+                               bias: Bool = false, gelu: Bool = false) -> DNNLMatmul {
         DNNLMatmul(source: dnnlMatrix(dnnl_bf16, rows: rows, columns: inFeatures, rowStride: inFeatures), weights: weights,
-                   destination: dnnlMatrix(dnnl_f32, rows: rows, columns: outFeatures, rowStride: outFeatures))
+                   destination: dnnlMatrix(dnnl_f32, rows: rows, columns: outFeatures, rowStride: outFeatures), bias: bias, gelu: gelu)
     }
 }

@@ -2,29 +2,36 @@ import CDNNL
 import Foundation
 import HalfFloat
 
-/// One oneDNN matmul primitive: dst (m, n) = src (m, k) · weights (k, n), or += with `accumulate`,
-/// bf16 inputs accumulated and written in fp32. The caller hands in the scratchpad (oneDNN's user
+/// One oneDNN matmul primitive: dst (m, n) = src (m, k) · weights (k, n) (+ bias (n)), or += with
+/// `accumulate`, optionally through GELU (erf) inside the product; bf16 inputs accumulated and
+/// written in fp32. The caller hands in the scratchpad (oneDNN's user
 /// mode): with the library's own scratchpad a primitive may only run on the thread that built it,
 /// and our kernels run on whichever worker takes a block.
 final class DNNLMatmul {
     private let primitive: dnnl_primitive_t
     private var source, weights, destination: dnnl_memory_desc_t
+    private var bias: dnnl_memory_desc_t?
     /// Bytes of scratch one execution needs.
     let scratchpadBytes: Int
 
     /// `weights` may be `dnnl_format_tag_any`'s descriptor; `weightsLayout` is then the layout chosen.
-    init(source: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, destination: dnnl_memory_desc_t, accumulate: Bool = false) {
+    init(source: dnnl_memory_desc_t, weights: dnnl_memory_desc_t, destination: dnnl_memory_desc_t, accumulate: Bool = false,
+         bias: Bool = false, gelu: Bool = false) {
         self.source = source; self.weights = weights; self.destination = destination
         var attributes: dnnl_primitive_attr_t?, postOps: dnnl_post_ops_t?
         dnnlCheck(dnnl_primitive_attr_create(&attributes))
         dnnlCheck(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user))
-        if accumulate {
+        if accumulate || gelu {
             dnnlCheck(dnnl_post_ops_create(&postOps))
-            dnnlCheck(dnnl_post_ops_append_sum(postOps, 1))
+            if accumulate { dnnlCheck(dnnl_post_ops_append_sum(postOps, 1)) }
+            if gelu { dnnlCheck(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_gelu_erf, 0, 0)) }
             dnnlCheck(dnnl_primitive_attr_set_post_ops(attributes, postOps))
         }
+        var biasDesc = dnnlMatrix(dnnl_f32, rows: 1, columns: Int(destination.dims.1), rowStride: Int(destination.dims.1))
+        self.bias = bias ? biasDesc : nil
         var matmul = dnnl_matmul_desc_t(), descriptor: dnnl_primitive_desc_t?
-        dnnlCheck(dnnl_matmul_desc_init(&matmul, &self.source, &self.weights, nil, &self.destination))
+        dnnlCheck(bias ? dnnl_matmul_desc_init(&matmul, &self.source, &self.weights, &biasDesc, &self.destination)
+                       : dnnl_matmul_desc_init(&matmul, &self.source, &self.weights, nil, &self.destination))
         dnnlCheck(dnnl_primitive_desc_create(&descriptor, &matmul, attributes, DNNLContext.shared.engine, nil))
         self.weights = dnnl_primitive_desc_query_md(descriptor, dnnl_query_weights_md, 0)!.pointee
         scratchpadBytes = dnnl_memory_desc_get_size(dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0))
@@ -42,16 +49,22 @@ final class DNNLMatmul {
     var weightsLayout: dnnl_memory_desc_t { weights }
 
     /// Runs on the calling thread's OpenMP team of `threads` (1 inside our own row blocks).
-    func run(source s: UnsafeRawPointer, weights w: UnsafeRawPointer, destination d: UnsafeMutableRawPointer,
+    /// `bias` is required when the primitive was built with one.
+    func run(source s: UnsafeRawPointer, weights w: UnsafeRawPointer, destination d: UnsafeMutableRawPointer, bias b: UnsafePointer<Float>? = nil,
              scratchpad: UnsafeMutableRawPointer?, threads: Int) {
+        precondition((bias == nil) == (b == nil), "a bias is given exactly when the primitive has one")
         distillery_omp_set_num_threads(Int32(threads))
         let engine = DNNLContext.shared.engine
-        var memories: [dnnl_memory_t?] = [nil, nil, nil, nil]
+        var memories: [dnnl_memory_t?] = [nil, nil, nil, nil, nil]
         dnnlCheck(dnnl_memory_create(&memories[0], &source, engine, UnsafeMutableRawPointer(mutating: s)))
         dnnlCheck(dnnl_memory_create(&memories[1], &weights, engine, UnsafeMutableRawPointer(mutating: w)))
         dnnlCheck(dnnl_memory_create(&memories[2], &destination, engine, d))
         var arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_SRC, memory: memories[0]), dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: memories[1]),
                          dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: memories[2])]
+        if let b {
+            dnnlCheck(dnnl_memory_create(&memories[4], &bias!, engine, UnsafeMutableRawPointer(mutating: b)))
+            arguments.append(dnnl_exec_arg_t(arg: DNNL_ARG_BIAS, memory: memories[4]))
+        }
         if scratchpadBytes > 0 {
             var pad = dnnl_memory_desc_t(), dims: [dnnl_dim_t] = [dnnl_dim_t(scratchpadBytes)]
             dnnlCheck(dnnl_memory_desc_init_by_tag(&pad, 1, &dims, dnnl_u8, dnnl_a))

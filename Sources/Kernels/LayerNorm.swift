@@ -7,11 +7,8 @@ public func layerNormForward(
     parallelFor(rows, minimumPerThread: 64) { range in
         for r in range {
             let x = inp + r * dim, y = out + r * dim
-            var sum: Float = 0
-            for i in 0..<dim { sum += x[i] }
-            let m = sum / Float(dim)
-            var variance: Float = 0
-            for i in 0..<dim { let d = x[i] - m; variance += d * d }
+            let m = vectorSum(x, count: dim) / Float(dim)
+            let variance = vectorSumOfSquares(x, minus: m, count: dim)
             let s = 1 / (variance / Float(dim) + eps).squareRoot()
             for i in 0..<dim { y[i] = (x[i] - m) * s * gamma[i] + beta[i] }
             mean?[r] = m

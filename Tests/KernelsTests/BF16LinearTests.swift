@@ -25,6 +25,21 @@ final class BF16LinearTests: XCTestCase {
         }
     }
 
+    /// Bias and GELU inside the product (inference's intermediate layer) against the fp32 layer and
+    /// our GELU: GELU's slope is at most 1.13, so the same 1e-2 of the largest pre-activation holds.
+    func testFusedBiasAndGELU() throws {
+        if let reason = Precision.bf16.unsupportedReason { throw XCTSkip(reason) }
+        var rng = SeededRandom(seed: 12)
+        let (rows, k, n) = (70, 96, 384)
+        let x = rng.floats(rows * k), w = rng.floats(n * k), b = rng.floats(n)
+        var pre = [Float](repeating: 0, count: rows * n), expected = pre, actual = [Float](repeating: .nan, count: rows * n)
+        linearForward(&pre, x, w, b, rows: rows, inFeatures: k, outFeatures: n)
+        geluForward(&expected, pre, count: rows * n)
+        BF16Linear(weight: w, outFeatures: n, inFeatures: k).forward(&actual, x, b, rows: rows, gelu: true)
+        let scale = pre.map(abs).max()!, worst = zip(actual, expected).map { abs($0 - $1) }.max()!
+        XCTAssertLessThanOrEqual(worst, 1e-2 * scale, "max error \(worst), largest pre-activation \(scale)")
+    }
+
     func testAMissingCPUFeatureIsNamed() {
         setenv("DISTILLERY_FAULT_NO_BF16", "1", 1)
         defer { unsetenv("DISTILLERY_FAULT_NO_BF16") }
