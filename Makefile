@@ -91,23 +91,23 @@ demo: build models
 	.build/release/distillery run pipelines/demo.yaml
 	.build/release/distillery inspect results/demo/cache/train.h5 | head -n 40
 
-## bench-teacher: teacher throughput against a PyTorch CPU peer in the same run (not a test)
+## bench-teacher: teacher throughput against a PyTorch CPU peer in the same run: fp32 vs fp32, bf16 vs fp32, bf16 vs autocast (not a test)
 BENCH_ROUNDS ?= 3
 bench-teacher: build models setup-reference
 	@for shape in "32 128" "64 32"; do set -- $$shape; \
-	  $(PYTHON) scripts/bench/compare.py --label "teacher all-MiniLM-L6-v2 batch $$1 x seq $$2, 2 threads" --rounds $(BENCH_ROUNDS) -- \
-	    .build/release/distillery bench teacher --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 --- \
-	    $(PYTHON) scripts/bench/teacher_peer.py --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 || exit 1; \
-	  $(PYTHON) scripts/bench/compare.py --label "teacher all-MiniLM-L6-v2 batch $$1 x seq $$2, 2 threads, against PyTorch bf16 autocast" --rounds $(BENCH_ROUNDS) -- \
-	    .build/release/distillery bench teacher --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 --- \
-	    $(PYTHON) scripts/bench/teacher_peer.py --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 --autocast-bf16 || exit 1; \
+	  for pair in "fp32:" "bf16:" "bf16:--autocast-bf16"; do ours=$${pair%%:*}; peer=$${pair#*:}; \
+	  $(PYTHON) scripts/bench/compare.py --label "teacher all-MiniLM-L6-v2 $$ours, batch $$1 x seq $$2, 2 threads, against PyTorch $${peer:-fp32}" --rounds $(BENCH_ROUNDS) -- \
+	    .build/release/distillery bench teacher --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 --precision $$ours --- \
+	    $(PYTHON) scripts/bench/teacher_peer.py --model $(MINILM) --batch $$1 --seq $$2 --runs 5 --threads 2 $$peer || exit 1; \
+	  done; \
 	done
 
-## bench-cache: stage one against the teacher alone, bytes/token per codec, read throughput (not a test)
+## bench-cache: stage one against the teacher alone (fp32 and bf16 teacher), bytes/token per codec, read throughput (not a test)
 bench-cache: build models
 	@mkdir -p data
 	$(PYTHON) scripts/bench/text_sample.py --out data/bench.jsonl
 	.build/release/distillery bench cache --teacher $(MINILM) --data data/bench.jsonl --threads 2
+	.build/release/distillery bench cache --teacher $(MINILM) --data data/bench.jsonl --threads 2 --precision bf16
 
 ## bench-train: student training (3 x 384, KD + hidden MSE + attention KL) against a PyTorch CPU peer, fp32 and bf16 (not a test)
 bench-train: build models setup-reference

@@ -4,9 +4,6 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <dlfcn.h>
 
-// DNNL_MEMORY_ALLOCATE is a cast macro Swift cannot import.
-static inline void *distillery_dnnl_memory_allocate(void) { return DNNL_MEMORY_ALLOCATE; }
-
 // Debian's oneDNN runs on OpenMP (libgomp, loaded with it): a primitive uses the calling thread's
 // team size, set here. Looked up at run time: libgomp.so (the link name) is not on every machine.
 static inline void distillery_omp_set_num_threads(int n) {

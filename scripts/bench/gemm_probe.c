@@ -2,7 +2,7 @@
  * matmul primitive with bf16 inputs and fp32 accumulation and output (AVX-512 BF16), the
  * building block issue 16 plans for `--precision bf16`. Not product code: a measurement.
  *
- *   cc -O2 scripts/bench/gemm_probe.c -o build/gemm_probe $(pkg-config --cflags --libs openblas) -ldnnl
+ *   cc -O2 scripts/bench/gemm_probe.c -o build/gemm_probe $(pkg-config --cflags --libs openblas) -ldnnl -lm
  *   OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 build/gemm_probe 4096 384 1536
  *
  * Computes y (M, N) = x (M, K) · Wᵀ (W: N, K), as a linear layer does; prints the median GFLOP/s of
