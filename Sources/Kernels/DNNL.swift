@@ -4,9 +4,9 @@ import HalfFloat
 
 /// One oneDNN matmul primitive: dst (m, n) = src (m, k) · weights (k, n) (+ bias (n)), or += with
 /// `accumulate`, optionally through GELU (erf) inside the product; bf16 inputs accumulated and
-/// written in fp32. The caller hands in the scratchpad (oneDNN's user
-/// mode): with the library's own scratchpad a primitive may only run on the thread that built it,
-/// and our kernels run on whichever worker takes a block.
+/// written in fp32. The caller hands in the scratchpad (oneDNN's user mode): with the library's
+/// own scratchpad a primitive may only run on the thread that built it, and our kernels run on
+/// whichever worker takes a block.
 final class DNNLMatmul {
     private let primitive: dnnl_primitive_t
     private var source, weights, destination: dnnl_memory_desc_t
@@ -27,7 +27,8 @@ final class DNNLMatmul {
             if gelu { dnnlCheck(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_gelu_erf, 0, 0)) }
             dnnlCheck(dnnl_primitive_attr_set_post_ops(attributes, postOps))
         }
-        var biasDesc = dnnlMatrix(dnnl_f32, rows: 1, columns: Int(destination.dims.1), rowStride: Int(destination.dims.1))
+        let columns = Int(destination.dims.1)
+        var biasDesc = bias ? dnnlMatrix(dnnl_f32, rows: 1, columns: columns, rowStride: columns) : dnnl_memory_desc_t()
         self.bias = bias ? biasDesc : nil
         var matmul = dnnl_matmul_desc_t(), descriptor: dnnl_primitive_desc_t?
         dnnlCheck(bias ? dnnl_matmul_desc_init(&matmul, &self.source, &self.weights, &biasDesc, &self.destination)
