@@ -21,7 +21,7 @@ public enum Precision: String, Codable, CaseIterable, Sendable {
 
 /// One linear layer y (rows, N) = x (rows, K) · Wᵀ + b with W held in bf16 in the layout oneDNN's
 /// matmul prefers (reordered once when built), x rounded to bf16 per call (round to nearest even),
-/// products accumulated and written in fp32. One primitive per row count, built on first use.
+/// products accumulated and written in fp32. One primitive per row count (and bias, GELU), built on first use.
 /// For inference, where the weights stay fixed; training rounds them per call (`BF16Matmul`).
 /// Not for concurrent use: one owner (a forward pass) calls it from one thread at a time.
 public final class BF16Linear: @unchecked Sendable {
@@ -43,22 +43,19 @@ public final class BF16Linear: @unchecked Sendable {
         // The preferred layout, asked of a matmul of a typical size (it does not depend on the rows).
         packedLayout = Self.matmul(rows: 512, weights: any, inFeatures: inFeatures, outFeatures: outFeatures).weightsLayout
         let destination = packed.reserve(dnnl_memory_desc_get_size(&packedLayout))!
-        var bits = [UInt16](repeating: 0, count: outFeatures * inFeatures)
-        bits.withUnsafeMutableBufferPointer { roundToBFloat16($0.baseAddress!, weight, rows: outFeatures, columns: inFeatures) }
+        let rounded = AlignedBytes(), bits = roundedBFloat16(weight, rows: outFeatures, columns: inFeatures, into: rounded)
         var reorderDesc: dnnl_primitive_desc_t?, reorder: dnnl_primitive_t?, stream: dnnl_stream_t?
         dnnlCheck(dnnl_reorder_primitive_desc_create(&reorderDesc, &stored, engine, &packedLayout, engine, nil))
         dnnlCheck(dnnl_primitive_create(&reorder, reorderDesc))
         dnnlCheck(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue))
-        // The rounded weights are read through their pointer, so the reorder runs while it is valid.
-        bits.withUnsafeMutableBytes { raw in
-            var source: dnnl_memory_t?, target: dnnl_memory_t?
-            dnnlCheck(dnnl_memory_create(&source, &stored, engine, raw.baseAddress))
-            dnnlCheck(dnnl_memory_create(&target, &packedLayout, engine, destination))
-            var arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: target)]
-            dnnlCheck(dnnl_primitive_execute(reorder, stream, 2, &arguments))
-            dnnlCheck(dnnl_stream_wait(stream))
-            dnnl_memory_destroy(source); dnnl_memory_destroy(target)
-        }
+        var source: dnnl_memory_t?, target: dnnl_memory_t?
+        dnnlCheck(dnnl_memory_create(&source, &stored, engine, UnsafeMutableRawPointer(mutating: bits)))
+        dnnlCheck(dnnl_memory_create(&target, &packedLayout, engine, destination))
+        var arguments = [dnnl_exec_arg_t(arg: DNNL_ARG_FROM, memory: source), dnnl_exec_arg_t(arg: DNNL_ARG_TO, memory: target)]
+        dnnlCheck(dnnl_primitive_execute(reorder, stream, 2, &arguments))
+        dnnlCheck(dnnl_stream_wait(stream))
+        withExtendedLifetime(rounded) {}  // the rounded weights stay allocated until the reorder is done
+        dnnl_memory_destroy(source); dnnl_memory_destroy(target)
         dnnl_stream_destroy(stream); dnnl_primitive_destroy(reorder); dnnl_primitive_desc_destroy(reorderDesc)
     }
 

@@ -127,21 +127,15 @@ func dnnlCheck(_ status: dnnl_status_t, file: StaticString = #fileID, line: UInt
     precondition(status == dnnl_success, "oneDNN call failed with status \(status.rawValue)", file: file, line: line)
 }
 
-/// Float → bfloat16 bits, round to nearest even, over `rows` rows of `columns` (source rows
-/// `sourceStride` apart) into a dense (rows, columns) destination; split over the workers.
-func roundToBFloat16(_ destination: UnsafeMutablePointer<UInt16>, _ source: UnsafePointer<Float>, rows: Int, columns: Int, sourceStride: Int? = nil) {
-    let stride = sourceStride ?? columns
+/// `matrix` (rows, columns) rounded to bfloat16 bits (to nearest even) into `buffer` (kept between
+/// calls), split over the workers.
+func roundedBFloat16(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, into buffer: AlignedBytes) -> UnsafePointer<UInt16> {
+    let bits = buffer.reserve(rows * columns * MemoryLayout<UInt16>.stride)!.bindMemory(to: UInt16.self, capacity: rows * columns)
     parallelFor(rows, minimumPerThread: max(1, 16384 / max(1, columns))) { range in
         for r in range {
-            let s = source + r * stride, d = destination + r * columns
+            let s = matrix + r * columns, d = bits + r * columns
             for j in 0..<columns { d[j] = HalfFloat.bfloat16(s[j]) }
         }
     }
-}
-
-/// `matrix` (rows, columns) rounded to bfloat16 into `buffer` (kept between calls).
-func roundedBFloat16(_ matrix: UnsafePointer<Float>, rows: Int, columns: Int, into buffer: AlignedBytes) -> UnsafePointer<UInt16> {
-    let bits = buffer.reserve(rows * columns * MemoryLayout<UInt16>.stride)!.bindMemory(to: UInt16.self, capacity: rows * columns)
-    roundToBFloat16(bits, matrix, rows: rows, columns: columns)
     return UnsafePointer(bits)
 }

@@ -70,7 +70,8 @@ public enum CacheBuilder {
 
         // The sequences of this run: all (example, view) pairs, or one shard's contiguous slice.
         // Sequence numbers are global either way, and masking and sampling are seeded by them.
-        let views = CacheLayout.isMaskedLM(spec: spec, provenance: provenance) ? spec.maskViews : 1
+        let maskedLM = CacheLayout.isMaskedLM(spec: spec, provenance: provenance)
+        let views = maskedLM ? spec.maskViews : 1
         let all = data.examples.count * views
         let shard = try request.shard.map { selection in
             CacheShard(selection, sequences: try selection.sequences(of: all, batchSize: spec.batchSize), totalSequences: all)
@@ -84,7 +85,6 @@ public enum CacheBuilder {
         let maxSeq = spec.maxLength
         let forward = spec.isInputsOnly ? nil : BertForward(model: model, maxBatch: spec.batchSize, maxSeq: maxSeq, capture: capture(for: spec),
                                                             precision: spec.precision ?? .fp32)
-        let maskedLM = CacheLayout.isMaskedLM(spec: spec, provenance: provenance)
         let specials: Set<Int32> = [tokenizer.clsId, tokenizer.sepId, tokenizer.padId, tokenizer.unkId, tokenizer.maskId]
         /// The records of sequences `range`: tokenized, and masked for a masked-LM cache.
         func records(_ range: Range<Int>) -> [SequenceRecord] {
