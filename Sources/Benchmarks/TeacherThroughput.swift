@@ -11,8 +11,8 @@ public enum TeacherThroughput {
         public var rates: [Double]
         public var median: Double { Measure.median(rates) }
         public var line: String {
-            String(format: "distillery teacher%@: batch %d x seq %d, %d threads: median %.0f tokens/s over %d runs (min %.0f, max %.0f)",
-                   precision == .bf16 ? " (bf16)" : "", batch, seq, threads, median, rates.count, rates.min()!, rates.max()!)
+            String(format: "distillery teacher%@: batch %d x seq %d, %d threads, OpenBLAS %@: median %.0f tokens/s over %d runs (min %.0f, max %.0f)",
+                   precision == .bf16 ? " (bf16)" : "", batch, seq, threads, BLASCore.current, median, rates.count, rates.min()!, rates.max()!)
         }
     }
 

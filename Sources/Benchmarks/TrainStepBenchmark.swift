@@ -23,8 +23,8 @@ public enum TrainStepBenchmark {
         public var rates: [Double], waitShares: [Double]
         public var peakResidentMiB: Double
         public var line: String {
-            String(format: "distillery train step%@: student %d x %d, batch %d x seq %d, %d threads: cache waiting %.1f%% of step time, peak RSS %.0f MiB, median %.0f tokens/s over %d runs",
-                   settings.precision == .bf16 ? " (bf16)" : "", settings.layers, hiddenSize, settings.batch, settings.seq, threads, Measure.median(waitShares) * 100,
+            String(format: "distillery train step%@: student %d x %d, batch %d x seq %d, %d threads, OpenBLAS %@: cache waiting %.1f%% of step time, peak RSS %.0f MiB, median %.0f tokens/s over %d runs",
+                   settings.precision == .bf16 ? " (bf16)" : "", settings.layers, hiddenSize, settings.batch, settings.seq, threads, BLASCore.current, Measure.median(waitShares) * 100,
                    peakResidentMiB, Measure.median(rates), rates.count)
         }
     }

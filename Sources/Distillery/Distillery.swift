@@ -19,19 +19,30 @@ struct DistilleryCommand: ParsableCommand {
 
     static func main() {
         CPUFeatures.check()
-        startWithPassiveOpenMP()
+        startAgainWithLibrarySettings()
         main(nil)
     }
 
-    /// OpenMP (the threads of oneDNN's bf16 matrix products) reads its wait policy once, when the
-    /// process starts, and by default its workers spin after each product, taking the cores from
-    /// our own kernels in between (the bf16 teacher measured 12.6k tokens/s spinning, 16.8k
-    /// passive). So the process starts itself again with OMP_WAIT_POLICY=passive, unless the
-    /// environment already names a policy; if that fails it goes on as it is.
-    private static func startWithPassiveOpenMP() {
-        guard getenv("OMP_WAIT_POLICY") == nil else { return }
-        setenv("OMP_WAIT_POLICY", "passive", 1)
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
+    /// Two libraries read settings from the environment once, when the process loads them, so
+    /// the process starts itself again with them set, unless the environment already names them
+    /// (if starting again fails it goes on as it is):
+    /// - OMP_WAIT_POLICY=passive: by default OpenMP's workers (oneDNN's bf16 products) spin after
+    ///   each product, taking the cores from our own kernels in between (the bf16 teacher measured
+    ///   12.6k tokens/s spinning, 16.8k passive);
+    /// - OPENBLAS_CORETYPE, only where OpenBLAS did not recognise the CPU and fell back to kernels
+    ///   older than AVX2 (`BLASCore`; 4× slower sgemm).
+    private static func startAgainWithLibrarySettings() {
+        var changed = false
+        if getenv("OMP_WAIT_POLICY") == nil {
+            setenv("OMP_WAIT_POLICY", "passive", 1)
+            changed = true
+        }
+        if getenv("OPENBLAS_CORETYPE") == nil, let flags = CPUFeatures.flags(cpuinfo: CPUFeatures.cpuinfo),
+           let core = BLASCore.replacement(detected: BLASCore.current, flags: flags) {
+            setenv("OPENBLAS_CORETYPE", core, 1)
+            changed = true
+        }
+        if changed { execv("/proc/self/exe", CommandLine.unsafeArgv) }
     }
 }
 

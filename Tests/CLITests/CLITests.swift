@@ -25,6 +25,19 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(old.stdout.isEmpty)
     }
 
+    /// The CLI runs OpenBLAS's AVX2 or AVX-512 kernels on every CPU it accepts, also one that
+    /// OpenBLAS does not recognise (it would fall back to SSE3 kernels: `BLASCore`).
+    func testTheCLIRunsOpenBLASsWideKernels() throws {
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil else {
+            throw XCTSkip("OPENBLAS_CORETYPE is set in this environment; the CLI keeps it")
+        }
+        let folder = try CLI.tinyModelFolder()
+        let result = try CLI.run(["bench", "teacher", "--model", folder.path, "--batch", "2", "--seq", "8", "--runs", "1", "--warmup", "0"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let core = try XCTUnwrap(result.stdout.firstMatch(of: #/OpenBLAS (\w+):/#)?.1, result.stdout)
+        XCTAssertFalse(["prescott", "core2", "nehalem", "sandybridge", "unknown"].contains(core.lowercased()), result.stdout)
+    }
+
     func testTokenizeWritesOneJSONObjectPerLine() throws {
         let folder = try CLI.tinyModelFolder()
         let result = try CLI.run(["tokenize", "--model", folder.path], stdin: "The cat sat.\nthe dog\tthe cat\n")
