@@ -272,30 +272,10 @@ public enum CacheBuilder {
     /// Copies the real tokens' outputs out of the padded forward buffers (which the next batch reuses).
     static func pack(_ forward: BertForward, _ records: inout [SequenceRecord], spec: CacheSpec, input: BertInput) -> TeacherOutputs {
         let c = forward.model.config.hiddenSize, h = forward.model.config.numAttentionHeads, seq = input.seq
-        func rows(_ source: UnsafeBufferPointer<Float>, width: Int) -> [Float] {
-            var out: [Float] = []
-            out.reserveCapacity(records.reduce(0) { $0 + $1.length } * width)
-            for (b, r) in records.enumerated() {
-                out.append(contentsOf: source[(b * seq * width)..<((b * seq + r.length) * width)])
-            }
-            return out
-        }
-        let hidden = spec.hiddenLayers.map { rows(forward.hiddenState(layer: $0), width: c) }
-        let relations = spec.relationLayers.map { rows(forward.projections(layer: $0), width: 3 * c) }
-        let attention = spec.attentionLayers.map { layer -> [Float] in
-            let probs = forward.attentionProbabilities(layer: layer)
-            var out: [Float] = []
-            for (b, r) in records.enumerated() {
-                let n = r.length
-                for head in 0..<h {
-                    for i in 0..<n {
-                        let rowStart = ((b * h + head) * seq + i) * seq
-                        out.append(contentsOf: probs[rowStart..<(rowStart + n)])
-                    }
-                }
-            }
-            return out
-        }
+        let lengths = records.map(\.length)
+        let hidden = spec.hiddenLayers.map { gatherRows(forward.hiddenState(layer: $0), width: c, seq: seq, lengths: lengths) }
+        let relations = spec.relationLayers.map { gatherRows(forward.projections(layer: $0), width: 3 * c, seq: seq, lengths: lengths) }
+        let attention = spec.attentionLayers.map { gatherAttention(forward.attentionProbabilities(layer: $0), heads: h, seq: seq, lengths: lengths) }
         var logits: [Float] = [], width = 0
         if !spec.logits.isEmpty {
             if forward.model.heads.classifierLabels > 0 {
@@ -307,6 +287,41 @@ public enum CacheBuilder {
             }
         }
         return TeacherOutputs(sequences: records, hidden: hidden, attention: attention, relations: relations, logits: logits, logitWidth: width)
+    }
+}
+
+/// The real tokens' rows of a padded (batch, seq, width) buffer, sequence after sequence: (Σn, width).
+/// This copy runs between two forward passes, on the teacher's critical path, so it fills one
+/// array allocated at its final size on all cores.
+func gatherRows(_ source: UnsafeBufferPointer<Float>, width: Int, seq: Int, lengths: [Int]) -> [Float] {
+    gather(sizes: lengths.map { $0 * width }) { b, out in
+        out.update(from: source.baseAddress! + b * seq * width, count: lengths[b] * width)
+    }
+}
+
+/// The real (query, key) block of each head of a padded (batch, heads, seq, seq) buffer: per
+/// sequence heads × n × n, sequence after sequence.
+func gatherAttention(_ source: UnsafeBufferPointer<Float>, heads: Int, seq: Int, lengths: [Int]) -> [Float] {
+    gather(sizes: lengths.map { heads * $0 * $0 }) { b, out in
+        let n = lengths[b]
+        for head in 0..<heads {
+            for i in 0..<n {
+                (out + (head * n + i) * n).update(from: source.baseAddress! + ((b * heads + head) * seq + i) * seq, count: n)
+            }
+        }
+    }
+}
+
+/// One array of Σ sizes floats; `fill(b, start)` writes part b's sizes[b] floats at start, the parts on all cores.
+private func gather(sizes: [Int], _ fill: (Int, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+    var offsets = [0]
+    for size in sizes { offsets.append(offsets.last! + size) }
+    return [Float](unsafeUninitializedCapacity: offsets.last!) { buffer, count in
+        let base = buffer.baseAddress
+        parallelFor(sizes.count) { range in
+            for b in range where sizes[b] > 0 { fill(b, base! + offsets[b]) }
+        }
+        count = offsets.last!
     }
 }
 
