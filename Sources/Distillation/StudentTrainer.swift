@@ -223,8 +223,8 @@ public final class StudentTrainer {
         // Forward (dropout masks seeded by run seed and step).
         graph.forward(student.parameters, targets.input, mlmRows: plan.heads.maskedLM ? targets.logitRows : nil,
                       training: true, seed: plan.spec.seed &* 0x9E37_79B9 &+ UInt64(index))
-        // Objectives seed the activation gradients (and the projections' own).
-        gradients.storage.zero()
+        // Objectives seed the activation gradients (and the projections' own); the parameters'
+        // gradients start at zero (the last update consumed them).
         objectives.zeroGradients()
         let losses = objectives.compute(graph: graph, targets: targets, gradients: true)
         guard losses.total.isFinite else {
@@ -232,8 +232,8 @@ public final class StudentTrainer {
         }
         // Backward, clip, update.
         graph.backward(student.parameters, gradients)
-        let norm = clipGradientNorm(segments, maxNorm: Double(plan.spec.clipNorm))
-        optimizer.update(learningRate: learningRate)
+        let (norm, scale) = gradientClipping(segments, maxNorm: Double(plan.spec.clipNorm))
+        optimizer.update(learningRate: learningRate, gradientScale: scale)
         return (losses, norm)
     }
 

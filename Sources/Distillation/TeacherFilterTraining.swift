@@ -161,7 +161,6 @@ public final class TeacherFilterTraining {
                 // Batch: gold labels and each layer's [CLS] rows.
                 let labels = try goldLabels(sequences, cache: cache)
                 // Losses and gradients: mean over the filters of each head's cross-entropy.
-                for s in segments { s.gradients.update(repeating: 0, count: s.count) }
                 var losses: [Int: Double] = [:]
                 for (i, layer) in layers.enumerated() {
                     gatherCLS(sequences, layer: layer, into: inputs[i])
@@ -172,9 +171,8 @@ public final class TeacherFilterTraining {
                 guard loss.isFinite else {
                     throw DistillationError.nonFinite("TED filters, step \(step + 1): loss is \(loss) (per layer \(losses)); lower the learning rate")
                 }
-                // Clip, update.
-                clipGradientNorm(segments, maxNorm: Double(spec.clipNorm))
-                optimizer.update(learningRate: rate)
+                // Clip, update (the update leaves the gradients at zero for the next step).
+                optimizer.update(learningRate: rate, gradientScale: gradientClipping(segments, maxNorm: Double(spec.clipNorm)).scale)
                 history.append(loss)
                 step += 1
                 windowSequences += sequences.count

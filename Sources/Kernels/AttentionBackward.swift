@@ -4,7 +4,7 @@
 /// probs (B, H, T, T) the softmax, kept BEFORE dropout (distillation losses read them);
 /// keep (B, H, T, T) = 0 with probability p, else 1 / (1 - p), saved for backward;
 /// dropped (B, H, T, T) scratch: probs ⊙ keep, what multiplies v; ctx (B, T, C) = dropped · v.
-/// Randomness: head (b, h) draws from SeededGenerator(seed: seed, stream: b·H + h), whatever the thread count.
+/// Randomness: head (b, h) is dropout stream b·H + h of `seed` (`dropoutMask`), whatever the thread count.
 public func attentionForward(
     _ ctx: UnsafeMutablePointer<Float>, _ probs: UnsafeMutablePointer<Float>,
     _ keep: UnsafeMutablePointer<Float>, _ dropped: UnsafeMutablePointer<Float>,
@@ -27,8 +27,7 @@ public func attentionForward(
             let m = mask + b * seq
             for t in 0..<seq { softmaxRowMasked(p + t * seq, m, count: seq) }
             // dropped = probs ⊙ keep
-            var generator = SeededGenerator(seed: seed, stream: UInt64(bh))
-            dropoutMask(kp, count: tt, probability: probability, &generator)
+            dropoutMask(kp, count: tt, probability: probability, seed: seed, stream: UInt64(bh))
             for i in 0..<tt { dp[i] = p[i] * kp[i] }
             // ctx (T, d) = dropped (T, T) · v (T, d)
             sgemm(ctx + b * seq * hidden + h * d, dp, v, m: seq, n: d, k: seq, transA: false, transB: false,

@@ -8,13 +8,15 @@ public func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer
     }
 }
 
-/// dinp (n) += dout · gelu'(x), gelu'(x) = 0.5 · (1 + erf(x/√2)) + x · φ(x), φ the standard normal density.
+/// dinp (n) += dout · gelu'(x), gelu'(x) = 0.5 · (1 + erf(x/√2)) + x · φ(x), φ the standard normal density
+/// (φ(x) = e^(-(x/√2)²)/√(2π): the exponential erf's formula computes).
 public func geluBackward(_ dinp: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, count: Int) {
     parallelFor(count, minimumPerThread: 1 << 14) { range in
         for i in range {
             let x = inp[i]
-            let cdf = 0.5 * (1 + fastErf(x * 0.70710678118654752))
-            let pdf = 0.39894228040143268 * fastExp(-0.5 * x * x)
+            let (erf, gaussian) = fastErfAndGaussian(x * 0.70710678118654752)
+            let cdf = 0.5 * (1 + erf)
+            let pdf = 0.39894228040143268 * gaussian
             dinp[i] += dout[i] * (cdf + x * pdf)
         }
     }

@@ -9,13 +9,10 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable, Codab
 
     public init(seed: UInt64, stream: UInt64 = 0) {
         // SplitMix64 expands (seed, stream) into the 256-bit state, as the xoshiro authors advise.
-        var x = seed ^ (stream &* 0xD1B5_4A32_D192_ED03)
+        var x = streamKey(seed: seed, stream: stream)
         func next() -> UInt64 {
             x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
+            return splitMix64(x)
         }
         s0 = next(); s1 = next(); s2 = next(); s3 = next()
     }
@@ -38,4 +35,17 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable, Codab
         let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992)
         return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
+}
+
+/// (seed, stream) as one 64-bit word, distinct streams of one seed far apart.
+@inline(__always)
+func streamKey(seed: UInt64, stream: UInt64) -> UInt64 { seed ^ (stream &* 0xD1B5_4A32_D192_ED03) }
+
+/// SplitMix64's output function (Steele, Lea & Flood 2014): a bijective 64-bit mix.
+@inline(__always)
+func splitMix64(_ x: UInt64) -> UInt64 {
+    var z = x
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
 }

@@ -47,8 +47,11 @@ public final class AdamW {
         secondMoment.pointer.update(from: second, count: second.count)
     }
 
-    /// One update with learning rate `learningRate`, from the gradients currently in the segments.
-    public func update(learningRate: Float) {
+    /// One update with learning rate `learningRate`, from the gradients currently in the segments
+    /// times `gradientScale` (gradient clipping's factor). Consumes the gradients: every one is left
+    /// at zero for the next step to accumulate into (zeroing them here, while each is read anyway,
+    /// saves a pass over all of them).
+    public func update(learningRate: Float, gradientScale: Float = 1) {
         step += 1
         let b1 = settings.beta1, b2 = settings.beta2, eps = settings.epsilon
         let correction1 = 1 - Float(pow(Double(b1), Double(step)))
@@ -61,7 +64,8 @@ public final class AdamW {
             let theta = s.values, g = s.gradients
             parallelFor(s.count, minimumPerThread: 1 << 15) { range in
                 for i in range {
-                    let gi = g[i]
+                    let gi = g[i] * gradientScale
+                    g[i] = 0
                     m[i] = b1 * m[i] + (1 - b1) * gi
                     v[i] = b2 * v[i] + (1 - b2) * gi * gi
                     let denominator = v[i].squareRoot() / rootCorrection2 + eps

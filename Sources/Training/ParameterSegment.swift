@@ -48,17 +48,12 @@ public func gradientNorm(_ segments: [ParameterSegment]) -> Double {
     return sum.squareRoot()
 }
 
-/// Scales every gradient so that the global norm is at most `maxNorm` (as
-/// `torch.nn.utils.clip_grad_norm_`: factor maxNorm / (norm + 1e-6) when the norm exceeds it).
-/// Returns the norm before clipping.
-@discardableResult
-public func clipGradientNorm(_ segments: [ParameterSegment], maxNorm: Double) -> Double {
+/// The global gradient norm and the factor that clips it to at most `maxNorm` (as
+/// `torch.nn.utils.clip_grad_norm_`: maxNorm / (norm + 1e-6) when the norm exceeds it, else 1).
+/// `AdamW.update(learningRate:gradientScale:)` applies the factor as it reads each gradient, the
+/// same product as scaling the gradients first, without a pass of its own over all of them.
+public func gradientClipping(_ segments: [ParameterSegment], maxNorm: Double) -> (norm: Double, scale: Float) {
     let norm = gradientNorm(segments)
-    guard maxNorm > 0, norm > maxNorm else { return norm }
-    let factor = Float(maxNorm / (norm + 1e-6))
-    for s in segments {
-        let g = s.gradients
-        parallelFor(s.count, minimumPerThread: 1 << 16) { range in for i in range { g[i] *= factor } }
-    }
-    return norm
+    guard maxNorm > 0, norm > maxNorm else { return (norm, 1) }
+    return (norm, Float(maxNorm / (norm + 1e-6)))
 }

@@ -319,6 +319,29 @@ final class BackwardTests: XCTestCase {
         assertGradient(unfill(dx), expected, "dinp")
     }
 
+    /// The counter-based mask behaves like independent draws: in 2²⁰ elements at p = 0.1 the drop
+    /// rate, neighbours both dropped (p²), the same element dropped in two streams of one seed and in
+    /// one stream of two seeds (p² each), all within 5 binomial standard deviations.
+    func testDropoutMasksAreIndependentAcrossElementsStreamsAndSeeds() {
+        let n = 1 << 20, p: Float = 0.1
+        func mask(seed: UInt64, stream: UInt64) -> [Bool] {
+            var keep = [Float](repeating: .nan, count: n)
+            dropoutMask(&keep, count: n, probability: p, seed: seed, stream: stream)
+            return keep.map { $0 == 0 }
+        }
+        func assertRate(_ hits: Int, _ trials: Int, _ expected: Double, _ what: String) {
+            let sigma = (expected * (1 - expected) / Double(trials)).squareRoot()
+            XCTAssertEqual(Double(hits) / Double(trials), expected, accuracy: 5 * sigma, what)
+        }
+        let a = mask(seed: 7, stream: 0), b = mask(seed: 7, stream: 1), c = mask(seed: 8, stream: 0)
+        let q = Double(p)
+        assertRate(a.filter { $0 }.count, n, q, "drop rate")
+        assertRate((1..<n).filter { a[$0] && a[$0 - 1] }.count, n - 1, q * q, "neighbours")
+        assertRate((0..<n).filter { a[$0] && b[$0] }.count, n, q * q, "two streams")
+        assertRate((0..<n).filter { a[$0] && c[$0] }.count, n, q * q, "two seeds")
+        XCTAssertEqual(mask(seed: 7, stream: 1), b, "a stream repeats")
+    }
+
     // MARK: helpers
 
     /// The pre-fill every gradient buffer starts from: fixed values, so `unfill` can take them off again.

@@ -70,6 +70,37 @@ final class KernelReferenceTests: XCTestCase {
         XCTAssertTrue(fastExp(.nan).isNaN)
     }
 
+    /// Over [1e-30, 1e30] (the range the attention-KL loss gives it), relative to the larger of
+    /// |ln x| and 1: near x = 1 the error is absolute, within a few ulp of ln x's size elsewhere.
+    func testFastLogMatchesLog() {
+        var worst: Double = 0
+        var x: Float = 1e-30
+        while x <= 1e30 {
+            let expected = log(Double(x))
+            worst = max(worst, abs(Double(fastLog(x)) - expected) / max(abs(expected), 1))
+            x *= 1.000_73
+        }
+        var y: Float = 0.5
+        while y <= 2 {  // densely around 1, where ln x crosses 0
+            let expected = log(Double(y))
+            worst = max(worst, abs(Double(fastLog(y)) - expected) / max(abs(expected), 1))
+            y += 0.000_013
+        }
+        XCTAssertLessThan(worst, 2.5e-7, "largest error \(worst)")
+        XCTAssertEqual(fastLog(1), 0)
+    }
+
+    /// GELU's derivative takes e^(-x²) from the erf computation: the same within 1.2e-7.
+    func testFastErfAndGaussianGivesTheGaussian() {
+        var x: Float = -6
+        while x <= 6 {
+            let (erf, gaussian) = fastErfAndGaussian(x)
+            XCTAssertEqual(erf, fastErf(x))
+            XCTAssertEqual(Double(gaussian), exp(-Double(x) * Double(x)), accuracy: 1.2e-7, "x = \(x)")
+            x += 0.0007
+        }
+    }
+
     func testGeluForwardIsExactErfGelu() {
         let x = rng.floats(1000, scale: 4)
         var out = [Float](repeating: 0, count: x.count)
