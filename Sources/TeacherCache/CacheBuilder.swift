@@ -118,7 +118,7 @@ public enum CacheBuilder {
             return pack(forward, &records, spec: spec, input: input)
         }
         if let forward, forward.precision != .fp32 {
-            provenance.precisionCheck = try PrecisionCheck.measure(forward, records: records(0..<min(spec.batchSize, all)), spec: spec, run: teacherOutputs)
+            provenance.precisionCheck = try PrecisionCheck.measure(forward, records: records(0..<min(PrecisionCheck.sampleSequences, all)), spec: spec, run: teacherOutputs)
             for line in provenance.precisionCheck!.lines { logger.info("\(line)") }
         }
 

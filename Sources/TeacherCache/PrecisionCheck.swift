@@ -3,10 +3,10 @@ import Foundation
 import Kernels
 
 /// What a bf16 teacher costs in accuracy, measured where it is used: when a bf16 cache starts, the
-/// data's first batch runs through the teacher twice, in bf16 and in fp32, and every output the
-/// cache stores is compared over the real tokens. Kept in the cache's provenance (`distillery
-/// inspect` prints it). The first batch of the whole data, not of a shard, so every shard of one
-/// cache records the same figures.
+/// data's first `sampleSequences` sequences run through the teacher twice, in bf16 and in fp32, and
+/// every output the cache stores is compared over the real tokens. Kept in the cache's provenance
+/// (`distillery inspect` prints it). The first sequences of the whole data, not of a shard, so
+/// every shard of one cache records the same figures.
 public struct PrecisionCheck: Codable, Equatable, Sendable {
     /// Largest and mean absolute difference from fp32.
     public struct Deviation: Codable, Equatable, Sendable {
@@ -15,15 +15,20 @@ public struct PrecisionCheck: Codable, Equatable, Sendable {
     }
 
     public var precision: Precision
-    /// Sequences compared (the first batch).
+    /// Sequences compared (the data's first).
     public var sequences: Int
+
+    /// How many sequences a cache compares: about a thousand tokens, hundreds of thousands of
+    /// values per output, at a quarter of a 32-sequence batch's cost (a whole batch in fp32 took a
+    /// fifth of a 48k-token bf16 cache run).
+    public static let sampleSequences = 8
     /// By output: "hidden.L", "attention.L", "relations.L", "logits".
     public var outputs: [String: Deviation]
 
     /// Runs `records` through `forward` (bf16) and an fp32 pass of the same teacher, as `pack` stores them.
     static func measure(_ forward: BertForward, records: [SequenceRecord], spec: CacheSpec,
                         run: (BertForward, inout [SequenceRecord]) throws -> TeacherOutputs) throws -> PrecisionCheck {
-        let reference = BertForward(model: forward.model, maxBatch: forward.maxBatch, maxSeq: forward.maxSeq, capture: forward.capture)
+        let reference = BertForward(model: forward.model, maxBatch: records.count, maxSeq: forward.maxSeq, capture: forward.capture)
         var a = records, b = records
         let fast = try run(forward, &a), exact = try run(reference, &b)
         var outputs: [String: Deviation] = [:]

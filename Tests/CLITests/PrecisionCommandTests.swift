@@ -45,7 +45,7 @@ final class PrecisionCommandTests: XCTestCase {
         XCTAssertEqual(built.status, 0, built.output)
         let inspected = try CLI.run(["inspect", cache.path])
         XCTAssertTrue(inspected.stdout.contains("\"precision\":\"bf16\"") || inspected.stdout.contains("precision bf16"), inspected.stdout)
-        // The provenance keeps what bf16 cost, measured on the first batch against fp32.
+        // The provenance keeps what bf16 cost, measured on the data's first sequences against fp32.
         XCTAssertTrue(inspected.stdout.contains("bf16 teacher against fp32 on the first 8 sequences"), inspected.stdout)
         let line = inspected.stdout.split(separator: "\n").first { $0.contains("hidden.2: max") }
         let numbers = line.map { $0.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .punctuationCharacters)) } } ?? []
