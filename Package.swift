@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "HalfFloat", "JSON", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["TestSupport", "Tokenization"]),
-        .testTarget(name: "KernelsTests", dependencies: ["TestSupport", "Kernels"]),
+        .testTarget(name: "KernelsTests", dependencies: ["TestSupport", "Kernels", "HalfFloat"]),
         .testTarget(name: "BertTests", dependencies: ["TestSupport", "Bert", "SafeTensors"]),
         .testTarget(name: "HDF5Tests", dependencies: ["TestSupport", "HDF5"]),
         .testTarget(name: "DatasetsTests", dependencies: ["TestSupport", "Datasets", "Hashing"]),

@@ -107,14 +107,16 @@ public enum BertEncoderPass {
                          rows: n, dim: c, eps: eps)
         // Feed-forward: ffnActivation = gelu(norm1 · Wiᵀ + bi); outputResidual = dropout(ffnActivation · Woutᵀ + bout) + norm1;
         // out = LayerNorm(outputResidual). GELU out of place: in place the compiler cannot rule out aliasing (3× slower).
-        // Packed bf16 (inference) runs bias and GELU inside the product, and ffnPre is not kept.
-        if let fast = bf16?.intermediate {
-            fast.forward(b.ffnActivation, b.norm1, p[w.intermediateBias], rows: n, gelu: true)
+        // Packed bf16 (inference) runs bias and GELU inside the product and hands the activation to
+        // the output layer in bf16 (what it would round it to); ffnPre and ffnActivation are not kept.
+        if let bf16 {
+            let activation = bf16.intermediate.forwardToBFloat16(b.norm1, p[w.intermediateBias], rows: n, gelu: true)
+            bf16.output.forward(b.outputResidual, bfloat16: activation, p[w.outputBias], rows: n)
         } else {
             linear(b.ffnPre, b.norm1, w.intermediateWeight, w.intermediateBias, nil, inFeatures: c, outFeatures: inner)
             geluForward(b.ffnActivation, b.ffnPre, count: n * inner)
+            linear(b.outputResidual, b.ffnActivation, w.outputWeight, w.outputBias, nil, inFeatures: inner, outFeatures: c)
         }
-        linear(b.outputResidual, b.ffnActivation, w.outputWeight, w.outputBias, bf16?.output, inFeatures: inner, outFeatures: c)
         if let dropout {
             dropoutForward(b.outputResidual, dropout.outputKeep, b.outputResidual, probability: dropout.probability,
                            seed: seeds.next(), count: n * c)

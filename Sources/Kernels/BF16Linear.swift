@@ -21,16 +21,17 @@ public enum Precision: String, Codable, CaseIterable, Sendable {
 
 /// One linear layer y (rows, N) = x (rows, K) · Wᵀ + b with W held in bf16 in the layout oneDNN's
 /// matmul prefers (reordered once when built), x rounded to bf16 per call (round to nearest even),
-/// products accumulated and written in fp32. One primitive per row count (and bias, GELU), built on first use.
+/// products accumulated and written in fp32 (or, for a next bf16 layer, in bf16). One primitive per
+/// row count (and bias, GELU, output type), built on first use.
 /// For inference, where the weights stay fixed; training rounds them per call (`BF16Matmul`).
 /// Not for concurrent use: one owner (a forward pass) calls it from one thread at a time.
 public final class BF16Linear: @unchecked Sendable {
     public let inFeatures: Int, outFeatures: Int
     private let packed = AlignedBytes(), scratchpad = AlignedBytes()
     private var packedLayout: dnnl_memory_desc_t
-    private struct Variant: Hashable { var rows: Int, bias: Bool, gelu: Bool }
+    private struct Variant: Hashable { var rows: Int, bias: Bool, gelu: Bool, bf16Output: Bool = false }
     private var primitives: [Variant: DNNLMatmul] = [:]
-    private let input = AlignedBytes()
+    private let input = AlignedBytes(), output = AlignedBytes()
 
     /// `weight` (N, K) row-major, as `linearForward` takes it.
     public init(weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int) {
@@ -64,22 +65,45 @@ public final class BF16Linear: @unchecked Sendable {
     /// on each tile while it is in cache.
     public func forward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, rows: Int, gelu: Bool = false) {
         guard rows > 0 else { return }
-        let bits = roundedBFloat16(x, rows: rows, columns: inFeatures, into: input)
-        let matmul = primitive(Variant(rows: rows, bias: bias != nil, gelu: gelu))
-        matmul.run(source: bits, weights: packed.pointer!, destination: out, bias: bias,
+        forward(out, bfloat16: roundedBFloat16(x, rows: rows, columns: inFeatures, into: input), bias, rows: rows, gelu: gelu)
+    }
+
+    /// `forward` with x already in bfloat16 bits (rows, K), as `forwardToBFloat16` returns them.
+    public func forward(_ out: UnsafeMutablePointer<Float>, bfloat16 x: UnsafePointer<UInt16>, _ bias: UnsafePointer<Float>?, rows: Int, gelu: Bool = false) {
+        guard rows > 0 else { return }
+        run(Variant(rows: rows, bias: bias != nil, gelu: gelu), x, out, bias)
+    }
+
+    /// `forward`, its result rounded to bfloat16 (to nearest even, by oneDNN as it writes each
+    /// tile) into a buffer of this layer's, valid until its next call: the input of a next bf16
+    /// layer without an fp32 copy and a rounding pass in between (the FFN's 4·C-wide activation
+    /// was the largest thing the bf16 teacher rounded). The same bits as rounding `forward`'s output.
+    public func forwardToBFloat16(_ x: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, rows: Int, gelu: Bool = false) -> UnsafePointer<UInt16> {
+        let out = output.reserve(max(1, rows * outFeatures) * MemoryLayout<UInt16>.stride)!
+        if rows > 0 {
+            run(Variant(rows: rows, bias: bias != nil, gelu: gelu, bf16Output: true),
+                roundedBFloat16(x, rows: rows, columns: inFeatures, into: input), out, bias)
+        }
+        return UnsafePointer(out.assumingMemoryBound(to: UInt16.self))
+    }
+
+    private func run(_ variant: Variant, _ source: UnsafePointer<UInt16>, _ destination: UnsafeMutableRawPointer, _ bias: UnsafePointer<Float>?) {
+        let matmul = primitive(variant)
+        matmul.run(source: source, weights: packed.pointer!, destination: destination, bias: bias,
                    scratchpad: scratchpad.reserve(matmul.scratchpadBytes), threads: Threads.count)
     }
 
     private func primitive(_ v: Variant) -> DNNLMatmul {
         if let p = primitives[v] { return p }
-        let p = Self.matmul(rows: v.rows, weights: packedLayout, inFeatures: inFeatures, outFeatures: outFeatures, bias: v.bias, gelu: v.gelu)
+        let p = Self.matmul(rows: v.rows, weights: packedLayout, inFeatures: inFeatures, outFeatures: outFeatures, bias: v.bias, gelu: v.gelu,
+                            output: v.bf16Output ? dnnl_bf16 : dnnl_f32)
         primitives[v] = p
         return p
     }
 
     private static func matmul(rows: Int, weights: dnnl_memory_desc_t, inFeatures: Int, outFeatures: Int,
-                               bias: Bool = false, gelu: Bool = false) -> DNNLMatmul {
+                               bias: Bool = false, gelu: Bool = false, output: dnnl_data_type_t = dnnl_f32) -> DNNLMatmul {
         DNNLMatmul(source: dnnlMatrix(dnnl_bf16, rows: rows, columns: inFeatures, rowStride: inFeatures), weights: weights,
-                   destination: dnnlMatrix(dnnl_f32, rows: rows, columns: outFeatures, rowStride: outFeatures), bias: bias, gelu: gelu)
+                   destination: dnnlMatrix(output, rows: rows, columns: outFeatures, rowStride: outFeatures), bias: bias, gelu: gelu)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+import HalfFloat
 @testable import Kernels
 
 /// The bf16 linear layer against the fp32 one. bf16 keeps 8 bits of mantissa: each input and
@@ -38,6 +39,25 @@ final class BF16LinearTests: XCTestCase {
         BF16Linear(weight: w, outFeatures: n, inFeatures: k).forward(&actual, x, b, rows: rows, gelu: true)
         let scale = pre.map(abs).max()!, worst = zip(actual, expected).map { abs($0 - $1) }.max()!
         XCTAssertLessThanOrEqual(worst, 1e-2 * scale, "max error \(worst), largest pre-activation \(scale)")
+    }
+
+    /// The bf16 hand-off between two layers (`forwardToBFloat16`, then `forward(bfloat16:)`) gives
+    /// the same bits as fp32 outputs rounded to nearest even, and the next layer the same bits as
+    /// from the fp32 input it would round.
+    func testBFloat16OutputIsTheRoundedFP32Output() throws {
+        if let reason = Precision.bf16.unsupportedReason { throw XCTSkip(reason) }
+        var rng = SeededRandom(seed: 13)
+        let (rows, k, n, m) = (70, 96, 384, 64)
+        let x = rng.floats(rows * k), w = rng.floats(n * k), b = rng.floats(n), w2 = rng.floats(m * n)
+        let first = BF16Linear(weight: w, outFeatures: n, inFeatures: k), second = BF16Linear(weight: w2, outFeatures: m, inFeatures: n)
+        var fp32 = [Float](repeating: .nan, count: rows * n)
+        first.forward(&fp32, x, b, rows: rows, gelu: true)
+        let bits = first.forwardToBFloat16(x, b, rows: rows, gelu: true)
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: bits, count: rows * n)), fp32.map(HalfFloat.bfloat16))
+        var fromFloat = [Float](repeating: .nan, count: rows * m), fromBits = fromFloat
+        second.forward(&fromFloat, fp32, nil, rows: rows)
+        second.forward(&fromBits, bfloat16: bits, nil, rows: rows)
+        XCTAssertEqual(fromBits, fromFloat)
     }
 
     func testAMissingCPUFeatureIsNamed() {
