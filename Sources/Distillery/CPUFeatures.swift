@@ -27,8 +27,8 @@ enum CPUFeatures {
             ?? (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
     }
 
-    /// Stops the process with a message when this CPU lacks what the kernels were compiled for.
-    static func check() {
+    /// Stops the process with a message when the CPU of `cpuinfo` lacks what the kernels were compiled for.
+    static func check(_ cpuinfo: String) {
         #if arch(x86_64)
         let lacking = missing(cpuinfo: cpuinfo)
         guard !lacking.isEmpty else { return }

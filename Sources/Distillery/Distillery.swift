@@ -18,8 +18,9 @@ struct DistilleryCommand: ParsableCommand {
     )
 
     static func main() {
-        CPUFeatures.check()
-        startAgainWithLibrarySettings()
+        let cpuinfo = CPUFeatures.cpuinfo
+        CPUFeatures.check(cpuinfo)
+        startAgainWithLibrarySettings(cpuFlags: CPUFeatures.flags(cpuinfo: cpuinfo))
         main(nil)
     }
 
@@ -31,13 +32,13 @@ struct DistilleryCommand: ParsableCommand {
     ///   12.6k tokens/s spinning, 16.8k passive);
     /// - OPENBLAS_CORETYPE, only where OpenBLAS did not recognise the CPU and fell back to kernels
     ///   older than AVX2 (`BLASCore`; 4× slower sgemm).
-    private static func startAgainWithLibrarySettings() {
+    private static func startAgainWithLibrarySettings(cpuFlags: Set<String>?) {
         var changed = false
         if getenv("OMP_WAIT_POLICY") == nil {
             setenv("OMP_WAIT_POLICY", "passive", 1)
             changed = true
         }
-        if getenv("OPENBLAS_CORETYPE") == nil, let flags = CPUFeatures.flags(cpuinfo: CPUFeatures.cpuinfo),
+        if getenv("OPENBLAS_CORETYPE") == nil, let flags = cpuFlags,
            let core = BLASCore.replacement(detected: BLASCore.current, flags: flags) {
             setenv("OPENBLAS_CORETYPE", core, 1)
             changed = true

@@ -25,7 +25,7 @@ public func attentionKLLoss(
     guard tokens > 0 else { return 0 }
     let rowCount = Double(heads) * Double(tokens)
     let c = Double(weight) / rowCount
-    let clamp: Float = 1e-7
+    let clamp: Float = 1e-7, cf = Float(c)
     let total = sumOfPartials(batch * heads) { partials in
         parallelFor(batch * heads) { range in
             for bh in range {
@@ -43,7 +43,6 @@ public func attentionKLLoss(
                         }
                         sum += Double(vectorSum(terms, count: n))
                         if let g = gradient.map({ $0 + (bh * seq + i) * seq }) {
-                            let cf = Float(c)
                             for j in 0..<n { g[j] -= s[j] >= clamp ? cf * t[j] / s[j] : 0 }
                         }
                     }
