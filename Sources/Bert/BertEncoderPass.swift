@@ -42,17 +42,17 @@ public enum BertEncoderPass {
         }
     }
 
-    /// A layer's four matrix products held in bf16 for `Precision.bf16` (inference): the same
-    /// weights, rounded once and packed for oneDNN.
-    public struct BF16Layer {
-        public let qkv, attentionOut, intermediate, output: BF16Linear
+    /// A layer's four matrix products for inference: the same weights packed once for oneDNN, in
+    /// fp32 or rounded once to bf16.
+    public struct PackedLayer {
+        public let qkv, attentionOut, intermediate, output: PackedLinear
 
-        public init(_ w: BertLayout.Layer, _ p: BertParameters) {
+        public init(_ w: BertLayout.Layer, _ p: BertParameters, precision: Precision) {
             let c = p.layout.config.hiddenSize, inner = p.layout.config.intermediateSize
-            qkv = BF16Linear(weight: p[w.qkvWeight], outFeatures: 3 * c, inFeatures: c)
-            attentionOut = BF16Linear(weight: p[w.attentionOutWeight], outFeatures: c, inFeatures: c)
-            intermediate = BF16Linear(weight: p[w.intermediateWeight], outFeatures: inner, inFeatures: c)
-            output = BF16Linear(weight: p[w.outputWeight], outFeatures: c, inFeatures: inner)
+            qkv = PackedLinear(weight: p[w.qkvWeight], outFeatures: 3 * c, inFeatures: c, precision: precision)
+            attentionOut = PackedLinear(weight: p[w.attentionOutWeight], outFeatures: c, inFeatures: c, precision: precision)
+            intermediate = PackedLinear(weight: p[w.intermediateWeight], outFeatures: inner, inFeatures: c, precision: precision)
+            output = PackedLinear(weight: p[w.outputWeight], outFeatures: c, inFeatures: inner, precision: precision)
         }
     }
 
@@ -74,22 +74,22 @@ public enum BertEncoderPass {
 
     /// One encoder layer: x (N, C) → out (N, C). With `dropout`, its three sites draw their seeds
     /// from `seeds` in order (attention probabilities, attention output, FFN output). The four
-    /// matrix products run as `products` says (training), or with weights packed once in bf16 when
-    /// `bf16` is given (inference); either bf16 way they take bf16 inputs and accumulate in fp32.
+    /// matrix products run as `products` says (training), or with the weights packed once when
+    /// `packed` is given (inference); either bf16 way they take bf16 inputs and accumulate in fp32.
     public static func layer(_ w: BertLayout.Layer, _ p: BertParameters, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
                              _ b: LayerBuffers, mask: UnsafePointer<Int32>, batch: Int, seq: Int,
                              dropout: LayerDropout? = nil, seeds: inout SeededGenerator,
-                             products: LinearProducts = .fp32, bf16: BF16Layer? = nil) {
+                             products: LinearProducts = .fp32, packed: PackedLayer? = nil) {
         let config = p.layout.config, c = config.hiddenSize, inner = config.intermediateSize, n = batch * seq
         let heads = config.numAttentionHeads, eps = config.layerNormEps
         func linear(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ weight: ParameterTensor, _ bias: ParameterTensor,
-                    _ fast: BF16Linear?, inFeatures: Int, outFeatures: Int) {
+                    _ fast: PackedLinear?, inFeatures: Int, outFeatures: Int) {
             if let fast { fast.forward(out, x, p[bias], rows: n) } else {
                 products.forward(out, x, p[weight], p[bias], rows: n, inFeatures: inFeatures, outFeatures: outFeatures)
             }
         }
         // Self-attention: qkv = x · Wqkvᵀ + bqkv; context = dropout(softmax(q kᵀ / √d)) · v per head.
-        linear(b.qkv, x, w.qkvWeight, w.qkvBias, bf16?.qkv, inFeatures: c, outFeatures: 3 * c)
+        linear(b.qkv, x, w.qkvWeight, w.qkvBias, packed?.qkv, inFeatures: c, outFeatures: 3 * c)
         if let dropout {
             attentionForward(b.context, b.probs, dropout.probsKeep, dropout.droppedProbs, b.qkv, mask,
                              dropout: dropout.probability, seed: seeds.next(), batch: batch, seq: seq, hidden: c, heads: heads)
@@ -97,7 +97,7 @@ public enum BertEncoderPass {
             attentionForward(b.context, b.probs, b.qkv, mask, batch: batch, seq: seq, hidden: c, heads: heads)
         }
         // attentionResidual = dropout(context · Woᵀ + bo) + x; norm1 = LayerNorm(attentionResidual).
-        linear(b.attentionResidual, b.context, w.attentionOutWeight, w.attentionOutBias, bf16?.attentionOut, inFeatures: c, outFeatures: c)
+        linear(b.attentionResidual, b.context, w.attentionOutWeight, w.attentionOutBias, packed?.attentionOut, inFeatures: c, outFeatures: c)
         if let dropout {
             dropoutForward(b.attentionResidual, dropout.attentionKeep, b.attentionResidual, probability: dropout.probability,
                            seed: seeds.next(), count: n * c)
@@ -107,11 +107,14 @@ public enum BertEncoderPass {
                          rows: n, dim: c, eps: eps)
         // Feed-forward: ffnActivation = gelu(norm1 · Wiᵀ + bi); outputResidual = dropout(ffnActivation · Woutᵀ + bout) + norm1;
         // out = LayerNorm(outputResidual). GELU out of place: in place the compiler cannot rule out aliasing (3× slower).
-        // Packed bf16 (inference) runs bias and GELU inside the product and hands the activation to
-        // the output layer in bf16 (what it would round it to); ffnPre and ffnActivation are not kept.
-        if let bf16 {
-            let activation = bf16.intermediate.forwardToBFloat16(b.norm1, p[w.intermediateBias], rows: n, gelu: true)
-            bf16.output.forward(b.outputResidual, bfloat16: activation, p[w.outputBias], rows: n)
+        // Packed (inference) runs bias and GELU inside the product; ffnPre is not kept. In bf16 it hands
+        // the activation to the output layer in bf16 (what it would round it to), ffnActivation unused.
+        if let packed, packed.intermediate.precision == .bf16 {
+            let activation = packed.intermediate.forwardToBFloat16(b.norm1, p[w.intermediateBias], rows: n, gelu: true)
+            packed.output.forward(b.outputResidual, bfloat16: activation, p[w.outputBias], rows: n)
+        } else if let packed {
+            packed.intermediate.forward(b.ffnActivation, b.norm1, p[w.intermediateBias], rows: n, gelu: true)
+            packed.output.forward(b.outputResidual, b.ffnActivation, p[w.outputBias], rows: n)
         } else {
             linear(b.ffnPre, b.norm1, w.intermediateWeight, w.intermediateBias, nil, inFeatures: c, outFeatures: inner)
             geluForward(b.ffnActivation, b.ffnPre, count: n * inner)

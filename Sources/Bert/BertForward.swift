@@ -33,9 +33,9 @@ public final class BertForward {
     public let model: BertModel
     public let maxBatch: Int, maxSeq: Int
     public let capture: BertCapture
-    /// fp32, or bf16 matrix products (`Precision.bf16`: the encoder layers' weights packed once).
+    /// fp32, or bf16 matrix products; either way the encoder layers' weights are packed once for oneDNN.
     public let precision: Precision
-    private let bf16Layers: [BertEncoderPass.BF16Layer]
+    private let packedLayers: [BertEncoderPass.PackedLayer]
     public private(set) var batch = 0, seq = 0
     /// Rows (flat b·seq + t) whose MLM logits were computed by the last run.
     public private(set) var logitRows: [Int] = []
@@ -46,7 +46,7 @@ public final class BertForward {
     private let probs: FloatBuffer         // (L or 1, maxB, H, maxT, maxT)
     // One layer's intermediates, reused by every layer (BertEncoderPass.LayerBuffers).
     private let context, attentionResidual, norm1, outputResidual: FloatBuffer  // (maxB·maxT, C)
-    private let ffnPre, ffnActivation: FloatBuffer  // (maxB·maxT, I) before and after GELU
+    private let ffnActivation: FloatBuffer  // (maxB·maxT, I) after GELU (the packed product applies it: no buffer before)
     private let pooledBuffer, pooledInput: FloatBuffer  // (maxB, C)
     private let logitBuffer: FloatBuffer   // classifier (maxB, labels)
     private var positionIds: [Int32]       // (maxB·maxT) the family's position ids
@@ -57,7 +57,7 @@ public final class BertForward {
     public init(model: BertModel, maxBatch: Int, maxSeq: Int, capture: BertCapture, precision: Precision = .fp32) {
         self.model = model; self.maxBatch = maxBatch; self.maxSeq = maxSeq; self.capture = capture; self.precision = precision
         precondition(precision.unsupportedReason == nil, precision.unsupportedReason ?? "")
-        bf16Layers = precision == .bf16 ? model.layout.layers.map { BertEncoderPass.BF16Layer($0, model.parameters) } : []
+        packedLayers = model.layout.layers.map { BertEncoderPass.PackedLayer($0, model.parameters, precision: precision) }
         let config = model.config
         c = config.hiddenSize; heads = config.numAttentionHeads; inner = config.intermediateSize
         layerCount = config.numHiddenLayers
@@ -67,7 +67,7 @@ public final class BertForward {
         probs = FloatBuffer(count: (capture.contains(.attentions) ? layerCount : 1) * maxBatch * heads * maxSeq * maxSeq)
         context = FloatBuffer(count: tokens * c); attentionResidual = FloatBuffer(count: tokens * c)
         norm1 = FloatBuffer(count: tokens * c); outputResidual = FloatBuffer(count: tokens * c)
-        ffnPre = FloatBuffer(count: tokens * inner); ffnActivation = FloatBuffer(count: tokens * inner)
+        ffnActivation = FloatBuffer(count: tokens * inner)
         pooledBuffer = FloatBuffer(count: maxBatch * c); pooledInput = FloatBuffer(count: maxBatch * c)
         logitBuffer = FloatBuffer(count: maxBatch * max(1, model.heads.classifierLabels))
         positionIds = [Int32](repeating: 0, count: tokens)
@@ -166,9 +166,9 @@ public final class BertForward {
                     qkv: qkv.pointer + (capture.contains(.projections) ? l * tokenStride * 3 * c : 0),
                     probs: probs.pointer + (capture.contains(.attentions) ? l * maxBatch * heads * maxSeq * maxSeq : 0),
                     context: context.pointer, attentionResidual: attentionResidual.pointer, norm1: norm1.pointer,
-                    ffnPre: ffnPre.pointer, ffnActivation: ffnActivation.pointer, outputResidual: outputResidual.pointer)
+                    ffnPre: ffnActivation.pointer, ffnActivation: ffnActivation.pointer, outputResidual: outputResidual.pointer)
                 BertEncoderPass.layer(w, p, x: hiddenSlot(l), out: out, buffers, mask: mask.baseAddress!, batch: batch, seq: seq,
-                                      seeds: &noDropout, bf16: bf16Layers.isEmpty ? nil : bf16Layers[l])
+                                      seeds: &noDropout, packed: packedLayers[l])
                 try checkFinite(out, count: rows * c, mask: mask, what: "layer \(l + 1) output")
             }
         }
