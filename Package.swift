@@ -26,9 +26,9 @@ import PackageDescription
 //   Pipelines              a whole study from one YAML file: plan (sizes, time), run (teacher, cache, students, evaluation, report)
 //   Benchmarks             throughput of the teacher, stage one, a training step and many students (`distillery bench`, any BERT folder)
 //   Distillery             the `distillery` command line
-// The hot loops (element-wise kernels, losses, the optimizer) compiled for AVX2 and FMA (Haswell
-// and later, every x86-64 server since 2013): twice the vector width of the x86-64 baseline. The CLI
-// checks the CPU before running any of it (CPUFeatures).
+// The hot loops (element-wise kernels, losses, the optimizer, the forward pass, the cache's codecs)
+// compiled for AVX2 and FMA (Haswell and later, every x86-64 server since 2013): twice the vector
+// width of the x86-64 baseline. The CLI checks the CPU before running any of it (CPUFeatures).
 let vectorCode: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 
 let package = Package(
@@ -50,17 +50,17 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "HDF5Zstd", dependencies: ["CHDF5", "CZstd"]),
         .target(name: "HalfFloat"),
-        .target(name: "HDF5", dependencies: ["CHDF5", "HDF5Zstd", "HalfFloat"]),
+        .target(name: "HDF5", dependencies: ["CHDF5", "HDF5Zstd", "HalfFloat"], swiftSettings: vectorCode),
         .target(name: "JSON"),
         .target(name: "SafeTensors", dependencies: ["HalfFloat", "JSON"]),
         .target(name: "Tokenization", dependencies: ["JSON"]),
         .target(name: "Kernels", dependencies: ["CBLAS", "CDNNL", "HalfFloat"], swiftSettings: vectorCode),
-        .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"]),
+        .target(name: "Bert", dependencies: ["Kernels", "SafeTensors"], swiftSettings: vectorCode),
         .target(name: "Hashing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Datasets", dependencies: ["Hashing", "JSON"]),
         .target(name: "Settings"),
         .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML", "ShellWords", "HalfFloat", "Settings",
-                                                     .product(name: "Logging", package: "swift-log"), "Yams"]),
+                                                     .product(name: "Logging", package: "swift-log"), "Yams"], swiftSettings: vectorCode),
         .target(name: "Objectives", dependencies: ["Kernels"], swiftSettings: vectorCode),
         .target(name: "Training", dependencies: ["Kernels", "Bert"], swiftSettings: vectorCode),
         .target(name: "Distillation", dependencies: ["Training", "Objectives", "TeacherCache", "Bert", "Kernels", "Tokenization",

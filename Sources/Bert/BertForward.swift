@@ -217,9 +217,14 @@ public final class BertForward {
     }
 
     /// NaN or Inf in a real token's activations means broken weights; name the first offender.
+    /// Each row is first screened by the largest exponent field in it (a reduction that vectorises;
+    /// all ones only for Inf or NaN), and only a row that fails is searched.
     private func checkFinite(_ values: UnsafeMutablePointer<Float>, count: Int, mask: UnsafeBufferPointer<Int32>, what: String) throws {
         for row in 0..<(count / c) where mask[row] != 0 {
             let r = values + row * c
+            var exponent: UInt32 = 0
+            for i in 0..<c { exponent = max(exponent, r[i].bitPattern & 0x7f80_0000) }
+            if exponent != 0x7f80_0000 { continue }
             for i in 0..<c where !r[i].isFinite {
                 throw BertError.nonFinite(batchRow: row / seq, position: row % seq, detail: "non-finite value \(r[i]) in \(what)")
             }
