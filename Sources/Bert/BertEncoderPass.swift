@@ -114,13 +114,14 @@ public enum BertEncoderPass {
         if let packed, packed.intermediate.precision == .bf16 {
             let activation = packed.intermediate.forwardToBFloat16(b.norm1, p[w.intermediateBias], rows: n, gelu: true)
             packed.output.forward(b.outputResidual, bfloat16: activation, p[w.outputBias], rows: n)
-        } else if let packed {
-            packed.intermediate.forward(b.ffnActivation, b.norm1, p[w.intermediateBias], rows: n, gelu: true)
-            packed.output.forward(b.outputResidual, b.ffnActivation, p[w.outputBias], rows: n)
         } else {
-            linear(b.ffnPre, b.norm1, w.intermediateWeight, w.intermediateBias, nil, inFeatures: c, outFeatures: inner)
-            geluForward(b.ffnActivation, b.ffnPre, count: n * inner)
-            linear(b.outputResidual, b.ffnActivation, w.outputWeight, w.outputBias, nil, inFeatures: inner, outFeatures: c)
+            if let packed {
+                packed.intermediate.forward(b.ffnActivation, b.norm1, p[w.intermediateBias], rows: n, gelu: true)
+            } else {
+                linear(b.ffnPre, b.norm1, w.intermediateWeight, w.intermediateBias, nil, inFeatures: c, outFeatures: inner)
+                geluForward(b.ffnActivation, b.ffnPre, count: n * inner)
+            }
+            linear(b.outputResidual, b.ffnActivation, w.outputWeight, w.outputBias, packed?.output, inFeatures: inner, outFeatures: c)
         }
         if let dropout {
             dropoutForward(b.outputResidual, dropout.outputKeep, b.outputResidual, probability: dropout.probability,
