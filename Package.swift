@@ -30,6 +30,8 @@ import PackageDescription
 // compiled for AVX2 and FMA (Haswell and later, every x86-64 server since 2013): twice the vector
 // width of the x86-64 baseline. The CLI checks the CPU before running any of it (CPUFeatures).
 let vectorCode: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+/// The same for C: the chunk filters' byte shuffle and Fletcher32 (3–4× faster with AVX2).
+let vectorC: [CSetting] = [.unsafeFlags(["-march=haswell"])]
 
 let package = Package(
     name: "Distillery",
@@ -48,7 +50,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
-        .target(name: "HDF5Zstd", dependencies: ["CHDF5", "CZstd"]),
+        .target(name: "HDF5Zstd", dependencies: ["CHDF5", "CZstd"], cSettings: vectorC),
         .target(name: "HalfFloat"),
         .target(name: "HDF5", dependencies: ["CHDF5", "HDF5Zstd", "HalfFloat"], swiftSettings: vectorCode),
         .target(name: "JSON"),

@@ -119,31 +119,51 @@ public struct H5ChunkCodec: Sendable, Equatable, CustomStringConvertible {
             throw H5Site(file: "", object: "").error(operation,
                 "\(raw.count) bytes is not 1...\(chunkRows) whole rows of \(rowBytes) bytes")
         }
-        // The chunk as HDF5 filters it: full size, rows beyond the data are fill value 0.
-        var data = [UInt8](repeating: 0, count: chunkBytes)
-        data.withUnsafeMutableBytes { $0.copyMemory(from: raw) }
-        if shuffle && elementType.size > 1 {
-            data = Self.transform(data, count: data.count) { out, input in
-                distillery_shuffle(out.baseAddress, input.baseAddress, input.count, elementType.size)
-                return input.count
-            }
+        // The chunk as HDF5 filters it: full size, rows beyond the data are fill value 0. A full
+        // chunk is filtered straight from `raw`, and the stored bytes are made at once at their
+        // largest size, with room for the checksum (each copy of a 1 MiB chunk costs).
+        var scratch: [UnsafeMutableRawBufferPointer] = []
+        defer { scratch.forEach { $0.deallocate() } }
+        func chunkBuffer() -> UnsafeMutableRawBufferPointer {
+            scratch.append(.allocate(byteCount: chunkBytes, alignment: 64))
+            return scratch.last!
         }
+        var input = raw
+        if raw.count < chunkBytes {
+            let padded = chunkBuffer()
+            padded.copyMemory(from: raw)
+            (padded.baseAddress! + raw.count).initializeMemory(as: UInt8.self, repeating: 0, count: chunkBytes - raw.count)
+            input = UnsafeRawBufferPointer(padded)
+        }
+        if shuffle && elementType.size > 1 {
+            let shuffled = chunkBuffer()
+            distillery_shuffle(shuffled.baseAddress, input.baseAddress, chunkBytes, elementType.size)
+            input = UnsafeRawBufferPointer(shuffled)
+        }
+        let capacity: Int
         switch compression {
-        case .none: break
-        case .zstd(let level):
-            data = Self.transform(data, count: distillery_zstd_bound(data.count)) { out, input in
-                distillery_zstd_compress(out.baseAddress, out.count, input.baseAddress, input.count, Int32(level))
+        case .none: capacity = chunkBytes
+        case .zstd: capacity = distillery_zstd_bound(chunkBytes)
+        case .gzip: capacity = distillery_deflate_bound(chunkBytes)
+        }
+        let data = [UInt8](unsafeUninitializedCapacity: capacity + 4) { out, count in
+            let stored: Int  // 0: the compressor failed
+            switch compression {
+            case .none:
+                UnsafeMutableRawBufferPointer(out).copyMemory(from: input)
+                stored = chunkBytes
+            case .zstd(let level):
+                stored = distillery_zstd_compress(out.baseAddress, capacity, input.baseAddress, chunkBytes, Int32(level))
+            case .gzip(let level):
+                stored = distillery_deflate(out.baseAddress, capacity, input.baseAddress, chunkBytes, Int32(level))
             }
-        case .gzip(let level):
-            data = Self.transform(data, count: distillery_deflate_bound(data.count)) { out, input in
-                distillery_deflate(out.baseAddress, out.count, input.baseAddress, input.count, Int32(level))
-            }
+            count = stored
+            guard stored > 0, checksum else { return }
+            let sum = distillery_fletcher32(out.baseAddress, stored)
+            for byte in 0..<4 { out[stored + byte] = UInt8(truncatingIfNeeded: sum >> (8 * byte)) }  // little-endian
+            count = stored + 4
         }
         guard !data.isEmpty else { throw H5Site(file: "", object: "").error(operation, "\(compression) failed") }
-        if checksum {
-            let sum = data.withUnsafeBytes { distillery_fletcher32($0.baseAddress, $0.count) }
-            data.append(contentsOf: [UInt8(sum & 0xff), UInt8(sum >> 8 & 0xff), UInt8(sum >> 16 & 0xff), UInt8(sum >> 24)])
-        }
         return H5EncodedChunk(bytes: data, rows: raw.count / rowBytes, codec: self)
     }
 
