@@ -47,7 +47,7 @@ struct CacheBench: ParsableCommand {
     @Option(help: "Sequences per forward pass.") var batchSize = 32
     @Option(help: "Hidden layers to cache (default: L/3, 2L/3 and L of the teacher's L layers).") var hidden: LayerList?
     @Option(help: "Attention layers to cache (default: the last).") var attention: LayerList?
-    @Option(help: "zstd level.") var level = 3
+    @Option(help: "zstd level (default: the cache's default).") var level: Int?
     @Option(help: "Timed repetitions; medians are reported.") var runs = 3
     @OptionGroup var precision: PrecisionOptions
     @OptionGroup var threads: ThreadOptions
@@ -56,7 +56,8 @@ struct CacheBench: ParsableCommand {
         threads.apply()
         var settings = StageOneBenchmark.Settings(teacher: URL(fileURLWithPath: teacher), data: URL(fileURLWithPath: data),
                                                   workDirectory: URL(fileURLWithPath: workDirectory))
-        settings.maxLength = maxLength; settings.batchSize = batchSize; settings.level = level; settings.runs = runs
+        settings.maxLength = maxLength; settings.batchSize = batchSize; settings.runs = runs
+        if let level { settings.level = level }
         settings.precision = precision.precision
         let depth = try teacherDepth(teacher)
         settings.hiddenLayers = hidden?.resolve(last: depth, first: 0)

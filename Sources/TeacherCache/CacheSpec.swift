@@ -33,7 +33,7 @@ public struct CacheSpec: Codable, Equatable, Sendable, HasSettings {
     public var maskViews = 1
     public var codecs = ComponentCodecs()
     public var compression = CacheCompression.zstd
-    public var compressionLevel = 3
+    public var compressionLevel = 1
     /// Uncompressed bytes per chunk (rows are grouped into chunks of about this size).
     public var chunkBytes = 1 << 20
     /// Sequences between commits: an interrupted run resumes from the last one.
