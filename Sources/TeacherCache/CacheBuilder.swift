@@ -54,6 +54,10 @@ public enum CacheBuilder {
         var spec = request.spec
         // Before any work: a precision this CPU cannot run.
         if let reason = (spec.precision ?? .fp32).unsupportedReason { throw CacheError.invalidSpec(reason) }
+        // The provenance's SHA-256 of the weights reads the whole file again: on another core,
+        // while this one parses the model and the data.
+        let weightsURL = request.teacher.appendingPathComponent("model.safetensors")
+        let weightsSHA256 = BackgroundResult { try ContentHash.file(at: weightsURL) }
         let model = try BertModel.load(directory: request.teacher)
         let tokenizer = try loadTeacherTokenizer(request.teacher, config: model.config)
         spec.maxLength = try maxLength(spec, model: model, teacher: request.teacher, logger: logger)
@@ -64,7 +68,7 @@ public enum CacheBuilder {
         let data = try loadData(request)
         let labels = try LabelPlan(examples: data.examples, labelMap: data.labelMap, teacher: model.config, heads: heads)
         try spec.checkSomethingToCache(labelled: labels.values.contains { $0 != nil })
-        var provenance = try makeProvenance(request, model: model, data: data, labelNames: labels.names)
+        var provenance = try makeProvenance(request, model: model, weightsSHA256: try weightsSHA256.value(), data: data, labelNames: labels.names)
         logger.info("teacher \(request.teacher.path): \(model.config.numHiddenLayers) layers × \(model.config.hiddenSize), head \(provenance.teacher.head)")
         logger.info("data: \(data.examples.count) examples from \(request.data.map(\.lastPathComponent).joined(separator: ", "))\(data.skipped > 0 ? ", \(data.skipped) bad rows skipped" : "")")
 
@@ -246,14 +250,15 @@ public enum CacheBuilder {
         return result
     }
 
-    static func makeProvenance(_ request: CacheRequest, model: BertModel, data: LoadedData, labelNames: [String]?) throws -> CacheProvenance {
+    static func makeProvenance(_ request: CacheRequest, model: BertModel, weightsSHA256: String, data: LoadedData,
+                               labelNames: [String]?) throws -> CacheProvenance {
         let folder = request.teacher
         let config = (try? String(contentsOf: folder.appendingPathComponent("config.json"), encoding: .utf8)) ?? ""
         let heads = model.heads
         let head = heads.classifierLabels > 0 ? "classifier" : (heads.maskedLM ? "masked-lm" : "none")
         let teacher = CacheProvenance.Teacher(
             path: folder.path, config: config,
-            weightsSHA256: try ContentHash.file(at: folder.appendingPathComponent("model.safetensors")),
+            weightsSHA256: weightsSHA256,
             vocabularySHA256: try VocabularyIdentity.sha256(of: folder),
             vocabularySize: model.config.vocabSize, hiddenSize: model.config.hiddenSize, layers: model.config.numHiddenLayers,
             heads: model.config.numAttentionHeads, head: head, classifierLabels: heads.classifierLabels)
@@ -382,5 +387,24 @@ struct LabelPlan {
                 names = teacher.labels ?? (0..<max(classes, Int(largest) + 1)).map(String.init)
             }
         }
+    }
+}
+
+/// A value computed on a background thread; `value()` waits for it (and rethrows its error).
+final class BackgroundResult<T: Sendable>: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<T, Error>?
+
+    init(_ work: @escaping @Sendable () throws -> T) {
+        DispatchQueue.global().async {
+            self.result = Result { try work() }
+            self.done.signal()
+        }
+    }
+
+    func value() throws -> T {
+        done.wait()
+        done.signal()  // a later call must not block
+        return try result!.get()
     }
 }
