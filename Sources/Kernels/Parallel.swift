@@ -62,3 +62,36 @@ public func parallelBlocks(_ count: Int, blocks: Int = 8, minimumBlock: Int, _ b
         }
     }
 }
+
+/// Runs `body(i)` for every i in 0..<count on `Threads.count` workers, each taking the next item
+/// not yet started: for independent items of unequal cost (chunks to compress, tensors to encode).
+public func parallelForEach(_ count: Int, _ body: (Int) -> Void) {
+    let workers = min(Threads.count, count)
+    if workers <= 1 {
+        for i in 0..<count { body(i) }
+        return
+    }
+    let next = NextItem(count)
+    withoutActuallyEscaping(body) { body in
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let i = next.take() { body(i) }
+        }
+    }
+}
+
+/// The shared counter of `parallelForEach`.
+private final class NextItem: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    private let count: Int
+
+    init(_ count: Int) { self.count = count }
+
+    func take() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < count else { return nil }
+        value += 1
+        return value - 1
+    }
+}

@@ -45,8 +45,9 @@ public struct CacheSummary: Sendable {
 }
 
 /// Stage one: runs the teacher once over the data and writes the cache. The teacher runs on the
-/// calling thread (BLAS on all cores); packing, compression and writing run on a writer thread
-/// one batch behind, so they overlap the next forward pass.
+/// calling thread (its products on `Threads.count` cores); each batch's outputs are encoded,
+/// compressed and written between forward passes on the same cores, or, when the teacher leaves
+/// a core free, on a writer thread one batch behind.
 public enum CacheBuilder {
     public static func build(_ request: CacheRequest, logger: Logger,
                              progress: (CacheProgress) -> Void = { _ in }) throws -> CacheSummary {
@@ -133,7 +134,14 @@ public enum CacheBuilder {
         let resumedFrom = writer.sequences
         if resumedFrom > 0 { logger.info("resuming \(writer.partialURL.path) after \(resumedFrom) committed sequences") }
 
-        // The writer thread runs one batch behind the teacher; two batches in flight at most.
+        // Where a batch is written. Its encoding, compression and checksums cost CPU, and when the
+        // teacher keeps every core busy a writer thread beside it takes a core from one of the
+        // forward pass's workers while the others wait for that one: on 2 cores the forward passes
+        // slowed by about the writer's whole CPU time. So with every core in the teacher, each batch
+        // is written between two forward passes, its tensors and chunks encoded on all cores; with
+        // a core to spare, a writer thread runs one batch behind the teacher, two batches in flight
+        // at most. The file is the same either way (docs/benchmarks.md, fifth session).
+        let writeBehind = Threads.count < Threads.available
         let queue = DispatchQueue(label: "distillery.cache-writer")
         let inFlight = DispatchSemaphore(value: 2)
         let failure = WriterFailure()
@@ -150,11 +158,15 @@ public enum CacheBuilder {
                 } else {
                     outputs = TeacherOutputs(sequences: records, hidden: [], attention: [], relations: [], logits: [], logitWidth: 0)
                 }
-                inFlight.wait()
-                queue.async {
-                    defer { inFlight.signal() }
-                    guard failure.error == nil else { return }
-                    do { try writer.write(outputs) } catch { failure.error = error }
+                if writeBehind {
+                    inFlight.wait()
+                    queue.async {
+                        defer { inFlight.signal() }
+                        guard failure.error == nil else { return }
+                        do { try writer.write(outputs) } catch { failure.error = error }
+                    }
+                } else {
+                    try writer.write(outputs)
                 }
                 next = range.upperBound
                 done = next - sequences.lowerBound

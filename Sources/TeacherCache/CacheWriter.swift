@@ -180,7 +180,8 @@ final class CacheWriter {
         try streams[column.offsets]!.append(offsets)
     }
 
-    /// Appends one batch of teacher outputs. Runs on the writer thread.
+    /// Appends one batch of teacher outputs: its tensors and full chunks are encoded on
+    /// `Threads.count` cores, the chunks written in order.
     func write(_ batch: TeacherOutputs) throws {
         let t = provenance.teacher
         var offsets: [Int64] = [], ids: [Int32] = [], types: [UInt8] = []
@@ -227,13 +228,16 @@ final class CacheWriter {
             try streams[CacheLayout.maskPositions]!.append(positions)
             try appendIds(originals, to: CacheLayout.maskOriginalIds)
         }
-        for (i, l) in spec.hiddenLayers.enumerated() { try appendTensor(batch.hidden[i], width: t.hiddenSize, path: CacheLayout.hidden(l)) }
-        for (i, l) in spec.relationLayers.enumerated() { try appendTensor(batch.relations[i], width: 3 * t.hiddenSize, path: CacheLayout.relations(l)) }
+        var tensors: [TensorRows] = []
+        for (i, l) in spec.hiddenLayers.enumerated() { tensors.append(TensorRows(CacheLayout.hidden(l), batch.hidden[i][...], width: t.hiddenSize)) }
+        for (i, l) in spec.relationLayers.enumerated() { tensors.append(TensorRows(CacheLayout.relations(l), batch.relations[i][...], width: 3 * t.hiddenSize)) }
         if !spec.attentionLayers.isEmpty {
             try streams[CacheLayout.attentionOffsets]!.append(attentionOffsets)
-            for (i, l) in spec.attentionLayers.enumerated() { try appendAttention(batch.attention[i], sequences: batch.sequences, path: CacheLayout.attention(l)) }
+            for (i, l) in spec.attentionLayers.enumerated() { tensors += attentionRows(batch.attention[i], sequences: batch.sequences, path: CacheLayout.attention(l)) }
         }
+        try appendTensors(tensors)
         try appendLogits(batch)
+        try writeReadyChunks()
         sequences += batch.sequences.count
         sinceCommit += batch.sequences.count
         if let limit = Self.killAfterCommits, commitsDuringWrites >= limit { _exit(137) }
@@ -249,23 +253,63 @@ final class CacheWriter {
         if idType == .uint16 { try streams[path]!.append(ids.map { UInt16(truncatingIfNeeded: $0) }) } else { try streams[path]!.append(ids) }
     }
 
+    /// Rows of one tensor for one dataset.
+    private struct TensorRows {
+        let path: String
+        let values: ArraySlice<Float>
+        let width: Int
+        init(_ path: String, _ values: ArraySlice<Float>, width: Int) { self.path = path; self.values = values; self.width = width }
+    }
+
+    /// Encodes the tensors on all cores, then appends them in order.
+    private func appendTensors(_ tensors: [TensorRows]) throws {
+        var encoded = [EncodedRows?](repeating: nil, count: tensors.count)
+        let codecs = tensors.map { tensorCodecs[$0.path]! }
+        encoded.withUnsafeMutableBufferPointer { out in
+            parallelForEach(tensors.count) { i in
+                out[i] = tensors[i].values.withUnsafeBufferPointer { RowCodec.encode($0, width: tensors[i].width, codec: codecs[i]) }
+            }
+        }
+        for (i, tensor) in tensors.enumerated() {
+            let rows = encoded[i]!
+            try rows.bytes.withUnsafeBytes { try streams[tensor.path]!.append($0) }
+            if codecs[i] == .int8 { try streams[CacheLayout.scales(of: tensor.path)]!.append(rows.scales) }
+            maxErrors[tensor.path] = max(maxErrors[tensor.path] ?? 0, rows.maxAbsError)
+        }
+    }
+
     private func appendTensor(_ values: [Float], width: Int, path: String) throws {
-        let stream = streams[path]!
-        let codec = tensorCodecs[path]!
-        let encoded = values.withUnsafeBufferPointer { RowCodec.encode($0, width: width, codec: codec) }
-        try encoded.bytes.withUnsafeBytes { try stream.append($0) }
-        if codec == .int8 { try streams[CacheLayout.scales(of: path)]!.append(encoded.scales) }
-        maxErrors[path] = max(maxErrors[path] ?? 0, encoded.maxAbsError)
+        try appendTensors([TensorRows(path, values[...], width: width)])
     }
 
     /// Attention rows have the sequence's own width n, so each sequence is encoded on its own
     /// (int8 scales are per query row of each head).
-    private func appendAttention(_ values: [Float], sequences: [SequenceRecord], path: String) throws {
+    private func attentionRows(_ values: [Float], sequences: [SequenceRecord], path: String) -> [TensorRows] {
         var start = 0
-        for s in sequences {
+        return sequences.map { s in
             let count = provenance.teacher.heads * s.length * s.length
-            try appendTensor(Array(values[start..<(start + count)]), width: s.length, path: path)
-            start += count
+            defer { start += count }
+            return TensorRows(path, values[start..<(start + count)], width: s.length)
+        }
+    }
+
+    /// Compresses the full chunks every stream accepted, on all cores, and writes them in order.
+    /// Runs at the end of each batch, so commits and `finish` find every stream's `ready` empty.
+    private func writeReadyChunks() throws {
+        let waiting = streams.values.filter { !$0.ready.isEmpty }
+        let jobs = waiting.enumerated().flatMap { s, stream in stream.ready.indices.map { (s, $0) } }
+        var encoded = [Result<H5EncodedChunk, Error>?](repeating: nil, count: jobs.count)
+        encoded.withUnsafeMutableBufferPointer { out in
+            parallelForEach(jobs.count) { j in
+                let stream = waiting[jobs[j].0]
+                out[j] = Result { try stream.ready[jobs[j].1].withUnsafeBytes { try stream.codec.encode($0) } }
+            }
+        }
+        var next = 0
+        for stream in waiting {
+            let chunks = try encoded[next..<(next + stream.ready.count)].map { try $0!.get() }
+            next += chunks.count
+            try stream.write(chunks)
         }
     }
 

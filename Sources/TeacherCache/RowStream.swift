@@ -1,7 +1,8 @@
 import HDF5
 
 /// Appends rows to one dataset as whole chunks encoded outside HDF5 (H5ChunkCodec) and written
-/// once each with H5Dwrite_chunk.
+/// once each with H5Dwrite_chunk. Chunks that fill up wait in `ready` until the owner encodes them
+/// (on any threads, many streams' chunks at once) and hands them to `write(_:)` in order.
 ///
 /// Crash safety: committed bytes are never overwritten in place. A commit stores the unfinished
 /// last chunk's rows in a new tail dataset (under `CacheLayout.commitGroup`) instead of writing
@@ -11,12 +12,14 @@ import HDF5
 final class RowStream {
     let dataset: H5Dataset
     let codec: H5ChunkCodec
-    /// First row of the chunk being filled; the dataset holds exactly the rows before it.
+    /// First row of the chunks not yet written; the dataset holds exactly the rows before it.
     private var chunkStart: Int
+    /// Full chunks accepted and not yet written (raw rows, `codec.chunkBytes` each).
+    private(set) var ready: [[UInt8]] = []
     private var pending: [UInt8]
     private var pendingRows = 0
-    /// Rows accepted so far (in full chunks or pending).
-    var rows: Int { chunkStart + pendingRows }
+    /// Rows accepted so far (written, ready or pending).
+    var rows: Int { chunkStart + ready.count * codec.chunkRows + pendingRows }
 
     /// A stream at the end of a new `dataset`, or, when resuming, at its last commit: the
     /// `committedRows` rows are the full chunks in the dataset plus `tail` (raw rows of the
@@ -47,8 +50,7 @@ final class RowStream {
             pendingRows = pending.count / codec.rowBytes
             offset += take
             if pending.count == codec.chunkBytes {
-                try writePending()
-                chunkStart += codec.chunkRows
+                ready.append(pending)
                 pending.removeAll(keepingCapacity: true)
                 pendingRows = 0
             }
@@ -59,23 +61,33 @@ final class RowStream {
         try values.withUnsafeBytes { try append($0) }
     }
 
+    /// Writes the `ready` chunks, encoded by `codec` in the same order.
+    func write(_ encoded: [H5EncodedChunk]) throws {
+        precondition(encoded.count == ready.count, "\(dataset.path): \(encoded.count) encoded chunks for \(ready.count) ready")
+        for chunk in encoded {
+            try dataset.appendEncodedChunk(chunk)
+            chunkStart += codec.chunkRows
+        }
+        ready.removeAll()
+    }
+
     /// The last accepted value of a one-dimensional int64 stream (an offsets array).
     func lastInt64() throws -> Int64 {
         precondition(codec.elementType == .int64 && codec.columns == 1 && rows > 0, "\(dataset.path) is not a non-empty offsets stream")
+        precondition(ready.isEmpty, "\(dataset.path): ready chunks are not written yet")
         if pendingRows > 0 { return pending.withUnsafeBytes { $0.load(fromByteOffset: pending.count - 8, as: Int64.self) } }
         return try dataset.read(Int64.self, rows: (rows - 1)..<rows)[0]
     }
 
-    /// The unfinished chunk's rows, for a commit's tail dataset.
-    var tail: [UInt8] { pending }
+    /// The unfinished chunk's rows, for a commit's tail dataset (after the ready chunks are written).
+    var tail: [UInt8] {
+        precondition(ready.isEmpty, "\(dataset.path): ready chunks are not written yet")
+        return pending
+    }
 
     /// Writes the unfinished last chunk into the dataset: only when no more rows will come.
     func finish() throws {
-        if pendingRows > 0 { try writePending() }
-    }
-
-    private func writePending() throws {
-        let chunk = try pending.withUnsafeBytes { try codec.encode($0) }
-        try dataset.appendEncodedChunk(chunk)
+        precondition(ready.isEmpty, "\(dataset.path): ready chunks are not written yet")
+        if pendingRows > 0 { try dataset.appendEncodedChunk(try pending.withUnsafeBytes { try codec.encode($0) }) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HDF5
+import Kernels
 import XCTest
 @testable import TeacherCache
 
@@ -135,6 +136,25 @@ final class ShardedCacheTests: XCTestCase {
         // Unaligned ranges read across shard boundaries too.
         let middle = a.sequenceCount / 3 - 1..<(2 * a.sequenceCount / 3 + 1)
         XCTAssertEqual(try a.sequences(middle).map(\.hidden), try b.sequences(middle).map(\.hidden), file: file, line: line)
+    }
+
+    /// With every core in the teacher, each batch is written between forward passes (its chunks
+    /// compressed on all cores); with a core to spare, on a writer thread one batch behind. The
+    /// cache is the same either way: every component, codecs with scales, chunks and commits that
+    /// fall inside batches.
+    func testWritingBetweenPassesEqualsWritingBehind() throws {
+        guard Threads.available >= 2 else { throw XCTSkip("one core: both runs would write behind") }
+        let data = try CacheFixtures.dataFile(in: folder, rows: 23)
+        let saved = Threads.count
+        defer { Threads.configure(saved) }
+        var caches: [CacheReader] = []
+        for threads in [Threads.available, 1] {
+            Threads.configure(threads)
+            let out = folder.appendingPathComponent("threads-\(threads).h5")
+            try CacheFixtures.build(teacher: "cls", data: data, spec: everything(), out: out)
+            caches.append(try CacheReader(url: out))
+        }
+        try assertSameCache(caches[0], caches[1])
     }
 
     // MARK: refusals
