@@ -296,7 +296,7 @@ final class CacheWriter {
     /// Compresses the full chunks every stream accepted, on all cores, and writes them in order.
     /// Runs at the end of each batch, so commits and `finish` find every stream's `ready` empty.
     private func writeReadyChunks() throws {
-        let waiting = streams.values.filter { !$0.ready.isEmpty }
+        let waiting = streams.keys.sorted().compactMap { streams[$0]!.ready.isEmpty ? nil : streams[$0] }  // a fixed order of writes
         let jobs = waiting.enumerated().flatMap { s, stream in stream.ready.indices.map { (s, $0) } }
         var encoded = [Result<H5EncodedChunk, Error>?](repeating: nil, count: jobs.count)
         encoded.withUnsafeMutableBufferPointer { out in
