@@ -261,8 +261,17 @@ final class CacheWriter {
         init(_ path: String, _ values: ArraySlice<Float>, width: Int) { self.path = path; self.values = values; self.width = width }
     }
 
-    /// Encodes the tensors on all cores, then appends them in order.
-    private func appendTensors(_ tensors: [TensorRows]) throws {
+    /// Encodes the tensors on all cores, then appends them in order. A large tensor is encoded in
+    /// blocks of whole rows (about 256 KiB of Floats each), so that one tensor alone (a layer, the
+    /// full logits) still spreads over the cores; every codec encodes row by row.
+    private func appendTensors(_ whole: [TensorRows]) throws {
+        let tensors = whole.flatMap { tensor in
+            let rows = tensor.values.count / tensor.width, blockRows = max(1, (1 << 16) / tensor.width)
+            return stride(from: 0, to: max(rows, 1), by: blockRows).map { first in
+                let start = tensor.values.startIndex + first * tensor.width
+                return TensorRows(tensor.path, tensor.values[start..<min(start + blockRows * tensor.width, tensor.values.endIndex)], width: tensor.width)
+            }
+        }
         var encoded = [EncodedRows?](repeating: nil, count: tensors.count)
         let codecs = tensors.map { tensorCodecs[$0.path]! }
         encoded.withUnsafeMutableBufferPointer { out in
