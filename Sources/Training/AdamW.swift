@@ -59,20 +59,60 @@ public final class AdamW {
         let stepSize = learningRate / correction1
         let rootCorrection2 = correction2.squareRoot()
         for (index, s) in segments.enumerated() {
-            let m = firstMoment.pointer + offsets[index], v = secondMoment.pointer + offsets[index]
-            let keep: Float = s.decays ? 1 - learningRate * settings.weightDecay : 1
-            let theta = s.values, g = s.gradients
-            parallelFor(s.count, minimumPerThread: 1 << 15) { range in
-                for i in range {
-                    let gi = g[i] * gradientScale
-                    g[i] = 0
-                    m[i] = b1 * m[i] + (1 - b1) * gi
-                    v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                    let denominator = v[i].squareRoot() / rootCorrection2 + eps
-                    theta[i] = theta[i] * keep - stepSize * m[i] / denominator
-                }
-            }
+            let step = AdamWElementStep(b1: b1, b2: b2, eps: eps, rootCorrection2: rootCorrection2, stepSize: stepSize,
+                                        keep: s.decays ? 1 - learningRate * settings.weightDecay : 1,
+                                        gradientScale: gradientScale)
+            let state = AdamWPointers(theta: s.values, g: s.gradients,
+                                      m: firstMoment.pointer + offsets[index], v: secondMoment.pointer + offsets[index])
+            parallelFor(s.count, minimumPerThread: 1 << 15) { range in step.apply(state, range) }
         }
+    }
+}
+
+/// The four arrays one segment's update reads and writes, each at the segment's offset.
+struct AdamWPointers {
+    let theta, g, m, v: UnsafeMutablePointer<Float>
+}
+
+/// One element's update, written once for sixteen lanes and applied to the tail through the same
+/// code (padded with zeros), so every element takes exactly the same operations in the same order:
+/// the vectorised loop gives the bits the scalar one gave (no fused multiply-adds, no reordering).
+struct AdamWElementStep {
+    let b1, b2, eps, rootCorrection2, stepSize, keep, gradientScale: Float
+
+    typealias Lanes = SIMD16<Float>
+
+    @inline(__always)
+    func apply(_ p: AdamWPointers, _ range: Range<Int>) {
+        var i = range.lowerBound
+        while i + Lanes.scalarCount <= range.upperBound {
+            var theta = load(p.theta, i), m = load(p.m, i), v = load(p.v, i)
+            update(&theta, load(p.g, i), &m, &v)
+            store(theta, p.theta, i); store(m, p.m, i); store(v, p.v, i); store(Lanes(), p.g, i)
+            i += Lanes.scalarCount
+        }
+        let tail = range.upperBound - i
+        guard tail > 0 else { return }
+        var theta = Lanes(), g = Lanes(), m = Lanes(), v = Lanes()
+        for j in 0..<tail { theta[j] = p.theta[i + j]; g[j] = p.g[i + j]; m[j] = p.m[i + j]; v[j] = p.v[i + j] }
+        update(&theta, g, &m, &v)
+        for j in 0..<tail { p.theta[i + j] = theta[j]; p.g[i + j] = 0; p.m[i + j] = m[j]; p.v[i + j] = v[j] }
+    }
+
+    @inline(__always)
+    func update(_ theta: inout Lanes, _ g: Lanes, _ m: inout Lanes, _ v: inout Lanes) {
+        let gi = g * gradientScale
+        m = b1 * m + (1 - b1) * gi
+        v = b2 * v + (1 - b2) * gi * gi
+        let denominator = v.squareRoot() / rootCorrection2 + eps
+        theta = theta * keep - stepSize * m / denominator
+    }
+
+    @inline(__always) private func load(_ p: UnsafeMutablePointer<Float>, _ i: Int) -> Lanes {
+        UnsafeRawPointer(p + i).loadUnaligned(as: Lanes.self)
+    }
+    @inline(__always) private func store(_ x: Lanes, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+        UnsafeMutableRawPointer(p + i).storeBytes(of: x, as: Lanes.self)
     }
 }
 

@@ -34,18 +34,43 @@ public func gradientNorm(_ segments: [ParameterSegment]) -> Double {
         let blocks = (s.count + block - 1) / block
         var partials = [Double](repeating: 0, count: blocks)
         partials.withUnsafeMutableBufferPointer { out in
-            let out = out.baseAddress!, g = s.gradients
+            let out = out.baseAddress!, g = UnsafePointer(s.gradients)
             parallelFor(blocks, minimumPerThread: 4) { range in
-                for b in range {
+                var b = range.lowerBound
+                // Eight whole blocks side by side: each keeps its own left-to-right sum (so the
+                // same bits as one block at a time), and eight independent chains of adds hide
+                // the latency that makes a single chain one add per four cycles.
+                while b + 8 <= range.upperBound, (b + 8) * block <= s.count {
+                    let sums = blockSumsOfSquares8(g + b * block, stride: block, count: block)
+                    for j in 0..<8 { out[b + j] = Double(sums[j]) }
+                    b += 8
+                }
+                while b < range.upperBound {
+                    let start = b * block, end = min(s.count, start + block)
                     var partial: Float = 0
-                    for i in (b * block)..<min(s.count, (b + 1) * block) { partial += g[i] * g[i] }
+                    for i in start..<end { partial += g[i] * g[i] }
                     out[b] = Double(partial)
+                    b += 1
                 }
             }
         }
         sum += partials.reduce(0, +)
     }
     return sum.squareRoot()
+}
+
+/// Σ x² left to right over each of eight runs of `count` values, `stride` apart.
+@inline(__always)
+private func blockSumsOfSquares8(_ x: UnsafePointer<Float>, stride: Int, count: Int) -> SIMD8<Float> {
+    let x0 = x, x1 = x + stride, x2 = x + 2 * stride, x3 = x + 3 * stride
+    let x4 = x + 4 * stride, x5 = x + 5 * stride, x6 = x + 6 * stride, x7 = x + 7 * stride
+    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+    var s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
+    for i in 0..<count {
+        s0 += x0[i] * x0[i]; s1 += x1[i] * x1[i]; s2 += x2[i] * x2[i]; s3 += x3[i] * x3[i]
+        s4 += x4[i] * x4[i]; s5 += x5[i] * x5[i]; s6 += x6[i] * x6[i]; s7 += x7[i] * x7[i]
+    }
+    return SIMD8(s0, s1, s2, s3, s4, s5, s6, s7)
 }
 
 /// The global gradient norm and the factor that clips it to at most `maxNorm` (as
