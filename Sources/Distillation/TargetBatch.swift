@@ -71,26 +71,30 @@ public final class TargetBatch {
             }
         }
         guard plan.studentTokenizer == nil else { return fillLogits(sequences) }
+        // Each value is written once: copied, or zeroed where it pads (no zeroing pass first).
         for (l, buffer) in hidden {
-            buffer.pointer.update(repeating: 0, count: batch * seq * c)
-            for (b, s) in sequences.enumerated() { copy(s.hidden[l], into: buffer.pointer + b * seq * c, what: "hidden layer \(l)", sequence: s) }
+            for (b, s) in sequences.enumerated() {
+                copy(s.hidden[l], into: buffer.pointer + b * seq * c, slot: seq * c, what: "hidden layer \(l)", sequence: s)
+            }
         }
         for (l, buffer) in relations {
-            buffer.pointer.update(repeating: 0, count: batch * seq * 3 * c)
-            for (b, s) in sequences.enumerated() { copy(s.relations[l], into: buffer.pointer + b * seq * 3 * c, what: "relations layer \(l)", sequence: s) }
+            for (b, s) in sequences.enumerated() {
+                copy(s.relations[l], into: buffer.pointer + b * seq * 3 * c, slot: seq * 3 * c, what: "relations layer \(l)", sequence: s)
+            }
         }
         for (l, buffer) in attention {
             // Cached (H, n, n) per sequence → padded (H, T, T).
-            buffer.pointer.update(repeating: 0, count: batch * h * seq * seq)
             for (b, s) in sequences.enumerated() {
-                guard let values = s.attention[l] else { continue }
-                let n = s.length
-                values.withUnsafeBufferPointer { src in
-                    for head in 0..<h {
+                let n = s.attention[l] == nil ? 0 : s.length
+                for head in 0..<h {
+                    let block = buffer.pointer + (b * h + head) * seq * seq
+                    s.attention[l]?.withUnsafeBufferPointer { src in
                         for i in 0..<n {
-                            (buffer.pointer + ((b * h + head) * seq + i) * seq).update(from: src.baseAddress! + (head * n + i) * n, count: n)
+                            (block + i * seq).update(from: src.baseAddress! + (head * n + i) * n, count: n)
+                            (block + i * seq + n).update(repeating: 0, count: seq - n)
                         }
                     }
+                    (block + n * seq).update(repeating: 0, count: (seq - n) * seq)
                 }
             }
         }
@@ -120,9 +124,12 @@ public final class TargetBatch {
         fillLabels(sequences)
     }
 
-    private func copy(_ values: [Float]?, into destination: UnsafeMutablePointer<Float>, what: String, sequence: CachedSequence) {
+    /// Copies a sequence's values to the start of its slot and zeroes the rest of the slot (padding).
+    private func copy(_ values: [Float]?, into destination: UnsafeMutablePointer<Float>, slot: Int, what: String, sequence: CachedSequence) {
         guard let values else { preconditionFailure("the reader did not decode \(what) for sequence \(sequence.index)") }
+        precondition(values.count <= slot, "\(what) of sequence \(sequence.index) holds \(values.count) values, more than its \(slot)")
         values.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: values.count) }
+        (destination + values.count).update(repeating: 0, count: slot - values.count)
     }
 
     private func fillLabels(_ sequences: [CachedSequence]) {
