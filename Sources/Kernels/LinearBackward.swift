@@ -17,13 +17,29 @@ public func linearBackward(
         }
     }
     // out = inp · weightᵀ  →  dweight (out, in) += doutᵀ (out, rows) · inp (rows, in): one GEMM over all rows,
-    // split over output features (rows of dweight), so every element has one owner.
-    // out = … + bias  →  dbias (out) += Σ_rows dout, the same split.
-    parallelBlocks(outFeatures, minimumBlock: 32) { range in
-        let o = range.lowerBound
-        sgemm(dweight + o * inFeatures, dout + o, inp, m: range.count, n: inFeatures, k: rows,
-              transA: true, transB: false, beta: 1, lda: outFeatures)
-        if let dbias { addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
+    // split into fixed blocks of dweight so every element has one owner. Each block's GEMM packs
+    // the whole of the other operand again, so the split runs along the wider side: then what is
+    // packed again is the narrower of dout and inp (an FFN output layer's 1,536-wide input is not
+    // packed eight times over).
+    if inFeatures > outFeatures {
+        parallelBlocks(inFeatures, minimumBlock: 32) { range in
+            let i = range.lowerBound
+            sgemm(dweight + i, dout, inp + i, m: outFeatures, n: range.count, k: rows,
+                  transA: true, transB: false, beta: 1, lda: outFeatures, ldb: inFeatures, ldc: inFeatures)
+        }
+        // out = … + bias  →  dbias (out) += Σ_rows dout.
+        if let dbias {
+            parallelBlocks(outFeatures, minimumBlock: 32) { range in
+                addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures)
+            }
+        }
+    } else {
+        parallelBlocks(outFeatures, minimumBlock: 32) { range in
+            let o = range.lowerBound
+            sgemm(dweight + o * inFeatures, dout + o, inp, m: range.count, n: inFeatures, k: rows,
+                  transA: true, transB: false, beta: 1, lda: outFeatures)
+            if let dbias { addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
+        }
     }
 }
 

@@ -23,8 +23,13 @@ final class BackwardTests: XCTestCase {
 
     // MARK: linear
 
+    /// Both ways the weight gradient is split: over input features (wider input) and output features.
     func testLinearBackwardMatchesFiniteDifferences() {
-        let rows = 7, inF = 13, outF = 5
+        checkLinearBackward(rows: 7, inF: 13, outF: 5)
+        checkLinearBackward(rows: 7, inF: 5, outF: 13)
+    }
+
+    private func checkLinearBackward(rows: Int, inF: Int, outF: Int) {
         let x = rng.floats(rows * inF), w = rng.floats(outF * inF), b = rng.floats(outF), r = rng.floats(rows * outF)
         func loss(_ x: [Double], _ w: [Double], _ b: [Double]) -> Double {
             var l = 0.0
@@ -43,9 +48,13 @@ final class BackwardTests: XCTestCase {
     }
 
     /// With two threads the input gradient is split into row blocks and the weight gradient over
-    /// output features; the result must match one thread up to summation order inside BLAS.
+    /// the wider of its two sides; the result must match one thread up to summation order inside BLAS.
     func testLinearBackwardParallelSplitMatchesSerial() {
-        let rows = 150, inF = 24, outF = 70
+        checkParallelSplit(rows: 150, inF: 24, outF: 70)
+        checkParallelSplit(rows: 150, inF: 70, outF: 24)
+    }
+
+    private func checkParallelSplit(rows: Int, inF: Int, outF: Int) {
         let x = rng.floats(rows * inF), w = rng.floats(outF * inF), r = rng.floats(rows * outF)
         Threads.configure(1)
         let serial = runLinearBackward(x, w, r, rows: rows, inF: inF, outF: outF)
