@@ -21,7 +21,7 @@ public func linearBackward(
     // the whole of the other operand again, so the split runs along the wider side: then what is
     // packed again is the narrower of dout and inp (an FFN output layer's 1,536-wide input is not
     // packed eight times over).
-    if inFeatures > outFeatures {
+    if WeightGradientSplit(inFeatures: inFeatures, outFeatures: outFeatures) == .inputs {
         parallelBlocks(inFeatures, minimumBlock: 32) { range in
             let i = range.lowerBound
             sgemm(dweight + i, dout, inp + i, m: outFeatures, n: range.count, k: rows,
@@ -41,6 +41,13 @@ public func linearBackward(
             if let dbias { addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
         }
     }
+}
+
+/// Which side of a weight gradient (out, in) its fixed blocks run along: the wider one, so that
+/// what every block's product packs again (the whole of the other operand) is the narrower.
+public enum WeightGradientSplit: Equatable {
+    case inputs, outputs
+    public init(inFeatures: Int, outFeatures: Int) { self = inFeatures > outFeatures ? .inputs : .outputs }
 }
 
 /// sums[j] += Σ_r matrix[r, j] for j in `columns` of a (rows, stride) row-major matrix: a bias's

@@ -22,8 +22,10 @@ final class BF16MatmulTests: XCTestCase {
         super.tearDown()
     }
 
-    /// Shapes: one short block; several uneven row blocks; out-feature blocks of the weight gradient.
-    let shapes = [(rows: 5, inFeatures: 24, outFeatures: 40), (rows: 130, inFeatures: 48, outFeatures: 72), (rows: 300, inFeatures: 64, outFeatures: 260)]
+    /// Shapes: one short block; several uneven row blocks; out-feature blocks of the weight gradient;
+    /// in-feature blocks of it (an input wider than the output).
+    let shapes = [(rows: 5, inFeatures: 24, outFeatures: 40), (rows: 130, inFeatures: 48, outFeatures: 72), (rows: 300, inFeatures: 64, outFeatures: 260),
+                  (rows: 130, inFeatures: 260, outFeatures: 40)]
 
     func testOnBFloat16ValuesForwardAndBackwardEqualFP32UpToSummationOrder() {
         var rng = SeededRandom(seed: 5)
@@ -63,14 +65,15 @@ final class BF16MatmulTests: XCTestCase {
     /// Fixed blocks, one thread each: the same bits on one thread or two (alone = together).
     func testTheSameBitsOnOneThreadOrTwo() {
         var rng = SeededRandom(seed: 7)
-        let (rows, k, n) = (300, 64, 260)
-        let x = rng.floats(rows * k), w = rng.floats(n * k), b = rng.floats(n), g = rng.floats(rows * n)
-        let start = [Float](repeating: 0, count: rows * k + n * k + n)
-        Threads.configure(1)
-        let one = run(x: x, w: w, b: b, g: g, rows: rows, k: k, n: n, start: start).map(\.fast)
-        Threads.configure(2)
-        let two = run(x: x, w: w, b: b, g: g, rows: rows, k: k, n: n, start: start).map(\.fast)
-        XCTAssertTrue(one == two)
+        for (rows, k, n) in [(300, 64, 260), (300, 260, 64)] {
+            let x = rng.floats(rows * k), w = rng.floats(n * k), b = rng.floats(n), g = rng.floats(rows * n)
+            let start = [Float](repeating: 0, count: rows * k + n * k + n)
+            Threads.configure(1)
+            let one = run(x: x, w: w, b: b, g: g, rows: rows, k: k, n: n, start: start).map(\.fast)
+            Threads.configure(2)
+            let two = run(x: x, w: w, b: b, g: g, rows: rows, k: k, n: n, start: start).map(\.fast)
+            XCTAssertTrue(one == two, "\(rows)×\(k)×\(n)")
+        }
     }
 
     /// Forward and backward through BF16Matmul and the fp32 kernels; the gradients are added onto
