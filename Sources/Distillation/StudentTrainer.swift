@@ -148,7 +148,8 @@ public final class StudentTrainer {
         graph = BertTrainingGraph(layout: layout, maxBatch: spec.batchSize, maxSeq: maxSeq, dropout: spec.student.dropout,
                                   precision: spec.precision ?? .fp32)
         objectives = DistillationObjectives(plan: plan, maxBatch: spec.batchSize, maxSeq: maxSeq, seed: spec.seed)
-        segments = ParameterSegment.segments(of: parameters, gradients: gradients) + objectives.segments
+        segments = ParameterSegment.segments(of: parameters, gradients: gradients, wordEmbeddingRows: graph.wordEmbeddingRows)
+            + objectives.segments
         optimizer = AdamW(segments: segments, settings: AdamW.Settings(weightDecay: spec.weightDecay))
         let logitWidth = cache.isMaskedLM ? plan.teacher.vocabularySize : max(1, plan.classifierLabels)
         targets = TargetBatch(plan: plan, maxBatch: spec.batchSize, maxSeq: maxSeq, logitWidth: logitWidth, topK: cache.spec.topK)

@@ -64,7 +64,25 @@ public final class AdamW {
                                         gradientScale: gradientScale)
             let state = AdamWPointers(theta: s.values, g: s.gradients,
                                       m: firstMoment.pointer + offsets[index], v: secondMoment.pointer + offsets[index])
-            parallelFor(s.count, minimumPerThread: 1 << 15) { range in step.apply(state, range) }
+            if let tracked = s.nonzeroRows {
+                if tracked.rows != nil {
+                    // Rows without gradient get the update with g = 0, without reading g or zeroing it again.
+                    parallelFor(s.count, minimumPerThread: 1 << 15) { range in
+                        var i = range.lowerBound
+                        for run in tracked.touchedRuns(in: range) {
+                            step.apply(state, i..<run.lowerBound, zeroGradient: true)
+                            step.apply(state, run)
+                            i = run.upperBound
+                        }
+                        step.apply(state, i..<range.upperBound, zeroGradient: true)
+                    }
+                } else {
+                    parallelFor(s.count, minimumPerThread: 1 << 15) { range in step.apply(state, range) }
+                }
+                tracked.clear()
+            } else {
+                parallelFor(s.count, minimumPerThread: 1 << 15) { range in step.apply(state, range) }
+            }
         }
     }
 }
@@ -82,21 +100,26 @@ struct AdamWElementStep {
 
     typealias Lanes = SIMD16<Float>
 
+    /// Updates `range`, then zeroes its gradients. `zeroGradient`: the gradients there are known to be
+    /// +0 already, so they are neither read nor written (the arithmetic is the same).
     @inline(__always)
-    func apply(_ p: AdamWPointers, _ range: Range<Int>) {
+    func apply(_ p: AdamWPointers, _ range: Range<Int>, zeroGradient: Bool = false) {
         var i = range.lowerBound
         while i + Lanes.scalarCount <= range.upperBound {
             var theta = load(p.theta, i), m = load(p.m, i), v = load(p.v, i)
-            update(&theta, load(p.g, i), &m, &v)
-            store(theta, p.theta, i); store(m, p.m, i); store(v, p.v, i); store(Lanes(), p.g, i)
+            update(&theta, zeroGradient ? Lanes() : load(p.g, i), &m, &v)
+            store(theta, p.theta, i); store(m, p.m, i); store(v, p.v, i)
+            if !zeroGradient { store(Lanes(), p.g, i) }
             i += Lanes.scalarCount
         }
         let tail = range.upperBound - i
         guard tail > 0 else { return }
         var theta = Lanes(), g = Lanes(), m = Lanes(), v = Lanes()
-        for j in 0..<tail { theta[j] = p.theta[i + j]; g[j] = p.g[i + j]; m[j] = p.m[i + j]; v[j] = p.v[i + j] }
+        for j in 0..<tail { theta[j] = p.theta[i + j]; m[j] = p.m[i + j]; v[j] = p.v[i + j] }
+        if !zeroGradient { for j in 0..<tail { g[j] = p.g[i + j] } }
         update(&theta, g, &m, &v)
-        for j in 0..<tail { p.theta[i + j] = theta[j]; p.g[i + j] = 0; p.m[i + j] = m[j]; p.v[i + j] = v[j] }
+        for j in 0..<tail { p.theta[i + j] = theta[j]; p.m[i + j] = m[j]; p.v[i + j] = v[j] }
+        if !zeroGradient { for j in 0..<tail { p.g[i + j] = 0 } }
     }
 
     @inline(__always)

@@ -33,6 +33,9 @@ public final class BertTrainingGraph {
     public private(set) var dropoutApplied = false
     /// Backward consumes the seeds as accumulators, so it runs once per forward.
     private var backwardPending = false
+    /// The rows of the word-embedding gradient that backward has added into (the batch's token ids;
+    /// all of them with a tied MLM decoder), for the optimiser to skip the rest (`GradientRows`).
+    public let wordEmbeddingRows: GradientRows
 
     let c: Int, heads: Int, inner: Int, layerCount: Int, labels: Int, vocab: Int
     let eps: Float
@@ -94,6 +97,7 @@ public final class BertTrainingGraph {
         products = LinearProducts(precision: precision)
         c = config.hiddenSize; heads = config.numAttentionHeads; inner = config.intermediateSize
         layerCount = config.numHiddenLayers; labels = layout.heads.classifierLabels; vocab = config.vocabSize
+        wordEmbeddingRows = GradientRows(width: c, count: vocab)
         eps = config.layerNormEps
         tokens = maxBatch * maxSeq
         probsStride = maxBatch * heads * maxSeq * maxSeq
@@ -348,6 +352,7 @@ public final class BertTrainingGraph {
         if layout.heads.maskedLM, !mlmRows.isEmpty {
             let m = mlmRows.count
             // logits = normed · word_embeddingsᵀ + bias  →  the tied decoder adds into the word-embedding gradient.
+            wordEmbeddingRows.addAll()
             dMLMNormed.pointer.update(repeating: 0, count: m * c)
             products.backward(dMLMNormed.pointer, g[layout.wordEmbeddings], g[layout.mlmBias!], dMLMLogits.pointer,
                            mlmNormed.pointer, p[layout.wordEmbeddings], rows: m, inFeatures: c, outFeatures: vocab)
@@ -460,5 +465,6 @@ public final class BertTrainingGraph {
         let dTypes = layout.tokenTypeEmbeddings.map { g[$0] }
         embeddingBackward(g[layout.wordEmbeddings], g[layout.positionEmbeddings], dTypes, dSum,
                           ids, positions, dTypes == nil ? nil : UnsafePointer(types), rows: n, hidden: c)
+        wordEmbeddingRows.add(ids, count: n)
     }
 }

@@ -11,16 +11,24 @@ public struct ParameterSegment {
     public let count: Int
     /// Decoupled weight decay applies (matrices and embeddings; never biases or LayerNorm).
     public let decays: Bool
+    /// The rows whose gradient may be nonzero, where the segment's writer tracks them (nil: any).
+    public let nonzeroRows: GradientRows?
 
-    public init(name: String, values: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>, count: Int, decays: Bool) {
+    public init(name: String, values: UnsafeMutablePointer<Float>, gradients: UnsafeMutablePointer<Float>, count: Int, decays: Bool,
+                nonzeroRows: GradientRows? = nil) {
+        precondition(nonzeroRows.map { $0.width * $0.count == count } ?? true, "\(name): row tracking does not cover the segment")
         self.name = name; self.values = values; self.gradients = gradients; self.count = count; self.decays = decays
+        self.nonzeroRows = nonzeroRows
     }
 
-    /// One segment per tensor of a BERT parameter buffer; matrices (rank ≥ 2) decay.
-    public static func segments(of parameters: BertParameters, gradients: BertParameters) -> [ParameterSegment] {
+    /// One segment per tensor of a BERT parameter buffer; matrices (rank ≥ 2) decay. `wordEmbeddingRows`:
+    /// the rows of the word-embedding gradient the training graph has touched (`BertTrainingGraph.wordEmbeddingRows`).
+    public static func segments(of parameters: BertParameters, gradients: BertParameters,
+                                wordEmbeddingRows: GradientRows? = nil) -> [ParameterSegment] {
         precondition(parameters.layout == gradients.layout, "gradients must share the parameters' layout")
         return parameters.layout.tensors.map { t in
-            ParameterSegment(name: t.name, values: parameters[t], gradients: gradients[t], count: t.count, decays: t.shape.count >= 2)
+            ParameterSegment(name: t.name, values: parameters[t], gradients: gradients[t], count: t.count, decays: t.shape.count >= 2,
+                             nonzeroRows: t == parameters.layout.wordEmbeddings ? wordEmbeddingRows : nil)
         }
     }
 }
@@ -35,6 +43,20 @@ public func gradientNorm(_ segments: [ParameterSegment]) -> Double {
         var partials = [Double](repeating: 0, count: blocks)
         partials.withUnsafeMutableBufferPointer { out in
             let out = out.baseAddress!, g = UnsafePointer(s.gradients)
+            if let tracked = s.nonzeroRows, tracked.rows != nil {
+                // Only the touched rows, in order: each block's sum is the one the dense loop
+                // gives (the rows left out add exactly +0); a block without any stays +0.
+                for run in tracked.touchedRuns(in: 0..<s.count) {
+                    var i = run.lowerBound
+                    while i < run.upperBound {
+                        let b = i / block, end = min(run.upperBound, (b + 1) * block)
+                        var partial = Float(out[b])  // exact: it holds a Float sum
+                        while i < end { partial += g[i] * g[i]; i += 1 }
+                        out[b] = Double(partial)
+                    }
+                }
+                return
+            }
             parallelFor(blocks, minimumPerThread: 4) { range in
                 var b = range.lowerBound
                 // Eight whole blocks side by side: each keeps its own left-to-right sum (so the

@@ -1,4 +1,6 @@
+import Bert
 import Kernels
+import TestSupport
 import XCTest
 @testable import Training
 
@@ -80,6 +82,109 @@ final class OptimizerKernelTests: XCTestCase {
             }
             Threads.configure(1)
             withExtendedLifetime((g, small)) {}
+        }
+    }
+}
+
+extension OptimizerKernelTests {
+    func testGradientRowsRunsAndLifecycle() {
+        let rows = GradientRows(width: 10, count: 8)
+        XCTAssertNil(rows.rows, "nothing known before the first clear")
+        XCTAssertEqual(rows.touchedRuns(in: 3..<47), [3..<47])
+        rows.clear()
+        XCTAssertEqual(rows.rows, [])
+        XCTAssertEqual(rows.touchedRuns(in: 0..<80), [])
+        let ids: [Int32] = [5, 1, 2, 5, 7]
+        ids.withUnsafeBufferPointer { rows.add($0.baseAddress!, count: $0.count) }
+        XCTAssertEqual(rows.rows, [1, 2, 5, 7])
+        // Adjacent rows 1 and 2 form one run; ranges cut through rows.
+        XCTAssertEqual(rows.touchedRuns(in: 0..<80), [10..<30, 50..<60, 70..<80])
+        XCTAssertEqual(rows.touchedRuns(in: 15..<55), [15..<30, 50..<55])
+        XCTAssertEqual(rows.touchedRuns(in: 30..<50), [])
+        XCTAssertEqual(rows.touchedRuns(in: 20..<21), [20..<21])
+        let more: [Int32] = [0, 7]
+        more.withUnsafeBufferPointer { rows.add($0.baseAddress!, count: $0.count) }
+        XCTAssertEqual(rows.rows, [0, 1, 2, 5, 7], "a union until cleared")
+        rows.addAll()
+        XCTAssertNil(rows.rows)
+        more.withUnsafeBufferPointer { rows.add($0.baseAddress!, count: $0.count) }
+        XCTAssertNil(rows.rows, "still any row")
+        rows.clear()
+        XCTAssertEqual(rows.rows, [])
+    }
+
+    /// AdamW and the norm over a tracked table skip the untouched rows and give the bits of the
+    /// full loops: rows 384 wide over several 64 Ki blocks (rows cut by block edges), odd widths.
+    func testTrackedRowsGiveTheSameUpdateAndNorm() {
+        for (width, count) in [(384, 400), (24, 50)] {
+            let touched: [Int32] = [0, 3, 4, 170, 171, 341, Int32(count - 1)].filter { $0 < count }
+            for threads in [1, 2, 3] {
+                Threads.configure(threads)
+                defer { Threads.configure(1) }
+                var rng = SeededGenerator(seed: UInt64(width))
+                let initial = (0..<(width * count)).map { _ in rng.nextNormal() }
+                let tracked = GradientRows(width: width, count: count)
+                var results: [(values: [Float], norm: Double)] = []
+                for track in [false, true] {
+                    let values = FloatBuffer(count: initial.count), gradients = FloatBuffer(count: initial.count)
+                    values.pointer.update(from: initial, count: initial.count)
+                    let segment = ParameterSegment(name: "table", values: values.pointer, gradients: gradients.pointer, count: initial.count,
+                                                   decays: true, nonzeroRows: track ? tracked : nil)
+                    let optimizer = AdamW(segments: [segment])
+                    var gradientRNG = SeededGenerator(seed: 11)
+                    var norms: [Double] = []
+                    for _ in 0..<3 {
+                        for r in touched { for j in 0..<width { gradients.pointer[Int(r) * width + j] = gradientRNG.nextNormal() } }
+                        if track { touched.withUnsafeBufferPointer { tracked.add($0.baseAddress!, count: $0.count) } }
+                        let (norm, scale) = gradientClipping([segment], maxNorm: 1)
+                        norms.append(norm)
+                        optimizer.update(learningRate: 1e-3, gradientScale: scale)
+                        XCTAssertTrue(gradients.toArray().allSatisfy { $0 == 0 })
+                    }
+                    if track { XCTAssertEqual(tracked.rows, [], "cleared by the update") }
+                    results.append((values.toArray(), norms.reduce(0, +)))
+                    withExtendedLifetime((values, gradients)) {}
+                }
+                XCTAssertEqual(results[0].values.map(\.bitPattern), results[1].values.map(\.bitPattern), "\(width)×\(count), \(threads) threads")
+                XCTAssertEqual(results[0].norm.bitPattern, results[1].norm.bitPattern, "\(width)×\(count) norms")
+            }
+        }
+    }
+
+    /// The training graph reports the batch's token ids (every row with the tied MLM decoder), and a
+    /// student trained with the rows tracked equals one trained without, bit for bit.
+    func testTrainingWithTrackedWordRowsGivesTheSameStudent() {
+        let model = TestModel()
+        for maskedLM in [false, true] {
+            func train(tracked: Bool) -> (values: [Float], rows: [[Int]?]) {
+                let parameters = BertParameters(layout: model.layout), gradients = BertParameters(layout: model.layout)
+                parameters.storage.pointer.update(from: model.parameters.storage.pointer, count: model.parameters.storage.count)
+                let graph = BertTrainingGraph(layout: model.layout, maxBatch: 2, maxSeq: 6, dropout: 0.1)
+                let segments = ParameterSegment.segments(of: parameters, gradients: gradients,
+                                                         wordEmbeddingRows: tracked ? graph.wordEmbeddingRows : nil)
+                let optimizer = AdamW(segments: segments)
+                var seen: [[Int]?] = []
+                for step in 0..<3 {
+                    // No MLM rows: the tied decoder does not run (nil would mean every row).
+                    graph.forward(parameters, model.input, mlmRows: maskedLM ? model.mlmRows : [], training: true, seed: UInt64(step))
+                    var rng = SeededRandom(seed: UInt64(step))
+                    if maskedLM {
+                        LossSeeds(model: model, rng: &rng).add(to: graph)
+                    } else {
+                        let seed = rng.floats(model.input.batch * model.input.seq * model.layout.config.hiddenSize)
+                        for i in seed.indices { graph.hiddenStateGradient(layer: 2)[i] += seed[i] }
+                    }
+                    graph.backward(parameters, gradients)
+                    seen.append(graph.wordEmbeddingRows.rows)
+                    let (_, scale) = gradientClipping(segments, maxNorm: 0.5)
+                    optimizer.update(learningRate: 1e-2, gradientScale: scale)
+                }
+                return (parameters.storage.toArray(), seen)
+            }
+            let plain = train(tracked: false), tracked = train(tracked: true)
+            XCTAssertEqual(plain.values.map(\.bitPattern), tracked.values.map(\.bitPattern), "maskedLM \(maskedLM)")
+            let batchIds = Array(Set(model.input.inputIds.map(Int.init))).sorted()
+            XCTAssertEqual(tracked.rows, maskedLM ? [nil, nil, nil] : [nil, batchIds, batchIds])
         }
     }
 }
