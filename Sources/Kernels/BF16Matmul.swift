@@ -6,7 +6,7 @@ import Foundation
 /// and accumulating in fp32 into fp32 outputs, through oneDNN's matmul. Biases, their gradients
 /// and everything outside the products stay fp32.
 ///
-/// Split as the fp32 kernels are, into fixed blocks (`parallelOutputBlocks`) that each run one
+/// Split as the fp32 kernels are, into fixed blocks (`parallelBlocks`) that each run one
 /// single-threaded product: the blocks depend only on the shape, so a student gives the same bits
 /// on one thread or many (alone = together). Rounded operands live in buffers kept between calls.
 /// Not for concurrent use: one owner (a training graph) calls it from one thread at a time.
@@ -31,11 +31,11 @@ public final class BF16Matmul: @unchecked Sendable {
                               _ bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int) {
         if rows == 0 { return }
         let x = roundedBFloat16(inp, rows: rows, columns: inFeatures, into: first), w = roundedBFloat16(weight, rows: outFeatures, columns: inFeatures, into: second)
-        parallelOutputBlocks(rows: rows, columns: outFeatures, minimumRows: 64, minimumColumns: 32) { block, r, o in
-            if let bias { for i in r { (out + i * outFeatures + o.lowerBound).update(from: bias + o.lowerBound, count: o.count) } }
-            // (rows, in) · Wᵀ: W (out, in) row-major read as (in, out) with the strides swapped.
-            product(out + r.lowerBound * outFeatures + o.lowerBound, source: x + r.lowerBound * inFeatures, weights: w + o.lowerBound * inFeatures,
-                    Shape(m: r.count, n: o.count, k: inFeatures, sourceTransposed: false, sourceStride: inFeatures,
+        parallelBlocks(rows, minimumBlock: 64) { block, range in
+            if let bias { for r in range { (out + r * outFeatures).update(from: bias, count: outFeatures) } }
+            // (count, in) · Wᵀ: W (out, in) row-major read as (in, out) with the strides swapped.
+            product(out + range.lowerBound * outFeatures, source: x + range.lowerBound * inFeatures, weights: w,
+                    Shape(m: range.count, n: outFeatures, k: inFeatures, sourceTransposed: false, sourceStride: inFeatures,
                           weightsTransposed: true, weightsStride: inFeatures, destinationStride: outFeatures, accumulate: bias != nil),
                     block: block)
         }
@@ -49,25 +49,36 @@ public final class BF16Matmul: @unchecked Sendable {
         if rows == 0 { return }
         let g = roundedBFloat16(dout, rows: rows, columns: outFeatures, into: first)
         if let dinp {
-            // dinp (rows, in) += dout (rows, out) · weight (out, in), in fixed blocks as the forward's.
+            // dinp (rows, in) += dout (rows, out) · weight (out, in), in fixed row blocks.
             let w = roundedBFloat16(weight, rows: outFeatures, columns: inFeatures, into: second)
-            parallelOutputBlocks(rows: rows, columns: inFeatures, minimumRows: 64, minimumColumns: 32) { block, r, i in
-                product(dinp + r.lowerBound * inFeatures + i.lowerBound, source: g + r.lowerBound * outFeatures, weights: w + i.lowerBound,
-                        Shape(m: r.count, n: i.count, k: outFeatures, sourceTransposed: false, sourceStride: outFeatures,
+            parallelBlocks(rows, minimumBlock: 64) { block, range in
+                product(dinp + range.lowerBound * inFeatures, source: g + range.lowerBound * outFeatures, weights: w,
+                        Shape(m: range.count, n: inFeatures, k: outFeatures, sourceTransposed: false, sourceStride: outFeatures,
                               weightsTransposed: false, weightsStride: inFeatures, destinationStride: inFeatures, accumulate: true),
                         block: block)
             }
         }
-        // dweight (out, in) += doutᵀ (out, rows) · inp (rows, in), in fixed blocks of dweight.
+        // dweight (out, in) += doutᵀ (out, rows) · inp (rows, in), split along its wider side as
+        // `linearBackward` splits it (the operand each block reorders again is the narrower one).
         let x = roundedBFloat16(inp, rows: rows, columns: inFeatures, into: second)
-        parallelOutputBlocks(rows: outFeatures, columns: inFeatures, minimumRows: 32, minimumColumns: 32) { block, o, i in
-            product(dweight + o.lowerBound * inFeatures + i.lowerBound, source: g + o.lowerBound, weights: x + i.lowerBound,
-                    Shape(m: o.count, n: i.count, k: rows, sourceTransposed: true, sourceStride: outFeatures,
-                          weightsTransposed: false, weightsStride: inFeatures, destinationStride: inFeatures, accumulate: true),
-                    block: block)
-        }
-        if let dbias {
-            parallelBlocks(outFeatures, minimumBlock: 32) { range in addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
+        if WeightGradientSplit(inFeatures: inFeatures, outFeatures: outFeatures) == .inputs {
+            parallelBlocks(inFeatures, minimumBlock: 32) { block, range in
+                product(dweight + range.lowerBound, source: g, weights: x + range.lowerBound,
+                        Shape(m: outFeatures, n: range.count, k: rows, sourceTransposed: true, sourceStride: outFeatures,
+                              weightsTransposed: false, weightsStride: inFeatures, destinationStride: inFeatures, accumulate: true),
+                        block: block)
+            }
+            if let dbias {
+                parallelBlocks(outFeatures, minimumBlock: 32) { range in addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
+            }
+        } else {
+            parallelBlocks(outFeatures, minimumBlock: 32) { block, range in
+                product(dweight + range.lowerBound * inFeatures, source: g + range.lowerBound, weights: x,
+                        Shape(m: range.count, n: inFeatures, k: rows, sourceTransposed: true, sourceStride: outFeatures,
+                              weightsTransposed: false, weightsStride: inFeatures, destinationStride: inFeatures, accumulate: true),
+                        block: block)
+                if let dbias { addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
+            }
         }
     }
 

@@ -9,23 +9,45 @@ public func linearBackward(
 ) {
     if rows == 0 { return }
     if let dinp {
-        // out = inp · weightᵀ  →  dinp (rows, in) += dout (rows, out) · weight (out, in),
-        // in fixed blocks as in the forward.
-        parallelOutputBlocks(rows: rows, columns: inFeatures, minimumRows: 64, minimumColumns: 32) { _, r, i in
-            sgemm(dinp + r.lowerBound * inFeatures + i.lowerBound, dout + r.lowerBound * outFeatures, weight + i.lowerBound,
-                  m: r.count, n: i.count, k: outFeatures, transA: false, transB: false, beta: 1, ldb: inFeatures, ldc: inFeatures)
+        // out = inp · weightᵀ  →  dinp (rows, in) += dout (rows, out) · weight (out, in).
+        // Fixed row blocks, as in the forward.
+        parallelBlocks(rows, minimumBlock: 64) { range in
+            sgemm(dinp + range.lowerBound * inFeatures, dout + range.lowerBound * outFeatures, weight,
+                  m: range.count, n: inFeatures, k: outFeatures, transA: false, transB: false, beta: 1)
         }
     }
-    // out = inp · weightᵀ  →  dweight (out, in) += doutᵀ (out, rows) · inp (rows, in): one GEMM over
-    // all rows, in fixed blocks of dweight so every element has one owner.
-    parallelOutputBlocks(rows: outFeatures, columns: inFeatures, minimumRows: 32, minimumColumns: 32) { _, o, i in
-        sgemm(dweight + o.lowerBound * inFeatures + i.lowerBound, dout + o.lowerBound, inp + i.lowerBound,
-              m: o.count, n: i.count, k: rows, transA: true, transB: false, beta: 1, lda: outFeatures, ldb: inFeatures, ldc: inFeatures)
+    // out = inp · weightᵀ  →  dweight (out, in) += doutᵀ (out, rows) · inp (rows, in): one GEMM over all rows,
+    // split into fixed blocks of dweight so every element has one owner. Each block's GEMM packs
+    // the whole of the other operand again, so the split runs along the wider side: then what is
+    // packed again is the narrower of dout and inp (an FFN output layer's 1,536-wide input is not
+    // packed eight times over).
+    if WeightGradientSplit(inFeatures: inFeatures, outFeatures: outFeatures) == .inputs {
+        parallelBlocks(inFeatures, minimumBlock: 32) { range in
+            let i = range.lowerBound
+            sgemm(dweight + i, dout, inp + i, m: outFeatures, n: range.count, k: rows,
+                  transA: true, transB: false, beta: 1, lda: outFeatures, ldb: inFeatures, ldc: inFeatures)
+        }
+        // out = … + bias  →  dbias (out) += Σ_rows dout.
+        if let dbias {
+            parallelBlocks(outFeatures, minimumBlock: 32) { range in
+                addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures)
+            }
+        }
+    } else {
+        parallelBlocks(outFeatures, minimumBlock: 32) { range in
+            let o = range.lowerBound
+            sgemm(dweight + o * inFeatures, dout + o, inp, m: range.count, n: inFeatures, k: rows,
+                  transA: true, transB: false, beta: 1, lda: outFeatures)
+            if let dbias { addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
+        }
     }
-    // out = … + bias  →  dbias (out) += Σ_rows dout, each column summed by one owner in row order.
-    if let dbias {
-        parallelBlocks(outFeatures, minimumBlock: 32) { range in addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
-    }
+}
+
+/// Which side of a weight gradient (out, in) its fixed blocks run along: the wider one, so that
+/// what every block's product packs again (the whole of the other operand) is the narrower.
+public enum WeightGradientSplit: Equatable {
+    case inputs, outputs
+    public init(inFeatures: Int, outFeatures: Int) { self = inFeatures > outFeatures ? .inputs : .outputs }
 }
 
 /// sums[j] += Σ_r matrix[r, j] for j in `columns` of a (rows, stride) row-major matrix: a bias's

@@ -7,15 +7,14 @@ public func linearForward(
     _ inp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
     rows: Int, inFeatures: Int, outFeatures: Int
 ) {
-    // Fixed blocks (the same on any thread count) along the output's wider side, each a
-    // single-threaded GEMM.
-    parallelOutputBlocks(rows: rows, columns: outFeatures, minimumRows: 64, minimumColumns: 32) { _, r, o in
+    // Fixed row blocks (the same on any thread count), each a single-threaded GEMM.
+    parallelBlocks(rows, minimumBlock: 64) { range in
         if let bias {
-            // Seed the block's outputs with the bias so sgemm can accumulate onto it (beta = 1).
-            for i in r { (out + i * outFeatures + o.lowerBound).update(from: bias + o.lowerBound, count: o.count) }
+            // Seed every output row with the bias so sgemm can accumulate onto it (beta = 1).
+            for r in range { (out + r * outFeatures).update(from: bias, count: outFeatures) }
         }
-        sgemm(out + r.lowerBound * outFeatures + o.lowerBound, inp + r.lowerBound * inFeatures, weight + o.lowerBound * inFeatures,
-              m: r.count, n: o.count, k: inFeatures, transA: false, transB: true, beta: bias == nil ? 0 : 1, ldc: outFeatures)
+        sgemm(out + range.lowerBound * outFeatures, inp + range.lowerBound * inFeatures, weight,
+              m: range.count, n: outFeatures, k: inFeatures, transA: false, transB: true, beta: bias == nil ? 0 : 1)
     }
 }
 

@@ -63,20 +63,6 @@ public func parallelBlocks(_ count: Int, blocks: Int = 8, minimumBlock: Int, _ b
     }
 }
 
-/// A matrix product's output (rows, columns) in fixed blocks (`parallelBlocks`: the same partition
-/// on any thread count) along its wider side. Each block's GEMM packs the whole of the operand that
-/// spans the other side again, so splitting the wider side is what keeps the operand packed again
-/// per block the smaller one (an FFN's 1,536 features on 1,024 rows: the activations, not the weight).
-@inline(__always)
-public func parallelOutputBlocks(rows: Int, columns: Int, minimumRows: Int, minimumColumns: Int,
-                                 _ body: (_ block: Int, _ rows: Range<Int>, _ columns: Range<Int>) -> Void) {
-    if columns > rows {
-        parallelBlocks(columns, minimumBlock: minimumColumns) { block, range in body(block, 0..<rows, range) }
-    } else {
-        parallelBlocks(rows, minimumBlock: minimumRows) { block, range in body(block, range, 0..<columns) }
-    }
-}
-
 /// Runs `body(i)` for every i in 0..<count on `Threads.count` workers, each taking the next item
 /// not yet started: for independent items of unequal cost (chunks to compress, tensors to encode).
 public func parallelForEach(_ count: Int, _ body: (Int) -> Void) {
