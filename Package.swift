@@ -6,6 +6,7 @@ import PackageDescription
 //   CDNNL                  oneDNN (Debian libdnnl-dev): the bf16 matmul primitive for --precision bf16
 //   HDF5Zstd               the zstd HDF5 filter (C); also built as a plugin by the Makefile
 //   HalfFloat              Float ↔ float16 / bfloat16 bits, one copy for safetensors, HDF5 and cache rows
+//   HalfFloatVector        the cache writer's Float → float16 rows with the CPU's conversion (F16C, C)
 //   HDF5                   a small Swift wrapper over the HDF5 C API
 //   JSON                   one JSON value type (ordered objects, numbers with their text) and a bounded, strict parser
 //   SafeTensors            reading and writing .safetensors files
@@ -30,7 +31,8 @@ import PackageDescription
 // compiled for AVX2 and FMA (Haswell and later, every x86-64 server since 2013): twice the vector
 // width of the x86-64 baseline. The CLI checks the CPU before running any of it (CPUFeatures).
 let vectorCode: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
-/// The same for C: the chunk filters' byte shuffle and Fletcher32 (3–4× faster with AVX2).
+/// The same for C: the chunk filters' byte shuffle and Fletcher32 (3–4× faster with AVX2), and the
+/// cache's fp16 encoding with F16C.
 let vectorC: [CSetting] = [.unsafeFlags(["-march=haswell"])]
 
 let package = Package(
@@ -52,6 +54,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
         .target(name: "HDF5Zstd", dependencies: ["CHDF5", "CZstd"], cSettings: vectorC),
         .target(name: "HalfFloat"),
+        .target(name: "HalfFloatVector", cSettings: vectorC),
         .target(name: "HDF5", dependencies: ["CHDF5", "HDF5Zstd", "HalfFloat"], swiftSettings: vectorCode),
         .target(name: "JSON"),
         .target(name: "SafeTensors", dependencies: ["HalfFloat", "JSON"]),
@@ -61,7 +64,7 @@ let package = Package(
         .target(name: "Hashing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Datasets", dependencies: ["Hashing", "JSON"]),
         .target(name: "Settings"),
-        .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML", "ShellWords", "HalfFloat", "Settings",
+        .target(name: "TeacherCache", dependencies: ["Bert", "Tokenization", "Datasets", "Hashing", "HDF5", "Kernels", "BoundedYAML", "ShellWords", "HalfFloat", "HalfFloatVector", "Settings",
                                                      .product(name: "Logging", package: "swift-log"), "Yams"], swiftSettings: vectorCode),
         .target(name: "Objectives", dependencies: ["Kernels"], swiftSettings: vectorCode),
         .target(name: "Training", dependencies: ["Kernels", "Bert"], swiftSettings: vectorCode),

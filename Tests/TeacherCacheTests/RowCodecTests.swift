@@ -3,7 +3,7 @@ import HDF5
 import Kernels
 import XCTest
 
-import TeacherCache
+@testable import TeacherCache
 
 /// RowCodec: exact bit patterns for known values, rounding ties to even, subnormals and specials, the
 /// stated error bounds over wide random data, agreement with Swift's own Float16 conversion, maxAbsError
@@ -128,6 +128,30 @@ final class RowCodecTests: XCTestCase {
             if !ok && mismatches.count < 5 { mismatches.append("\(x) (0x\(String(x.bitPattern, radix: 16))) → 0x\(String(h, radix: 16)), expected 0x\(String(expected.bitPattern, radix: 16))") }
         }
         XCTAssertTrue(mismatches.isEmpty, "first mismatches: \(mismatches)")
+    }
+
+    /// The hardware conversion (F16C) against the element-by-element Swift loop, bit for bit: every
+    /// 61st Float bit pattern (NaN payloads, subnormals, overflow included) and every tail length.
+    func testFP16HardwareConversionEqualsThePortableLoop() {
+        var inputs = [Float](repeating: 0, count: 1 << 20)
+        var start: UInt64 = 0
+        while start < 1 << 32 {
+            for i in inputs.indices { inputs[i] = Float(bitPattern: UInt32(truncatingIfNeeded: start + UInt64(i) * 61)) }
+            start += UInt64(inputs.count) * 61
+            for count in [inputs.count, 17, 8, 7, 1, 0] {
+                var fast = [UInt16](repeating: 0, count: count), portable = fast
+                let (fastWorst, portableWorst) = inputs.withUnsafeBufferPointer { all in
+                    let values = UnsafeBufferPointer(rebasing: all[0..<count])
+                    return (fast.withUnsafeMutableBufferPointer { RowCodec.encodeHalves(values, into: $0) },
+                            portable.withUnsafeMutableBufferPointer { RowCodec.encodeHalvesPortably(values, into: $0) })
+                }
+                if fast != portable || fastWorst != portableWorst {
+                    let i = fast.indices.first { fast[$0] != portable[$0] }
+                    return XCTFail("from 0x\(String(start, radix: 16)), \(count) values: worst \(fastWorst) against \(portableWorst)"
+                                   + (i.map { ", 0x\(String(inputs[$0].bitPattern, radix: 16)) → 0x\(String(fast[$0], radix: 16)) against 0x\(String(portable[$0], radix: 16))" } ?? ""))
+                }
+            }
+        }
     }
 
     func testFP16DecodesEveryBitPatternExactly() {
