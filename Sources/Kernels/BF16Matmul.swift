@@ -58,27 +58,16 @@ public final class BF16Matmul: @unchecked Sendable {
                         block: block)
             }
         }
-        // dweight (out, in) += doutᵀ (out, rows) · inp (rows, in), split along its wider side as
-        // `linearBackward` splits it (the operand each block reorders again is the narrower one).
+        // dweight (out, in) += doutᵀ (out, rows) · inp (rows, in), in `linearBackward`'s fixed blocks.
         let x = roundedBFloat16(inp, rows: rows, columns: inFeatures, into: second)
-        if WeightGradientSplit(inFeatures: inFeatures, outFeatures: outFeatures) == .inputs {
-            parallelBlocks(inFeatures, minimumBlock: 32) { block, range in
-                product(dweight + range.lowerBound, source: g, weights: x + range.lowerBound,
-                        Shape(m: outFeatures, n: range.count, k: rows, sourceTransposed: true, sourceStride: outFeatures,
-                              weightsTransposed: false, weightsStride: inFeatures, destinationStride: inFeatures, accumulate: true),
-                        block: block)
-            }
-            if let dbias {
-                parallelBlocks(outFeatures, minimumBlock: 32) { range in addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
-            }
-        } else {
-            parallelBlocks(outFeatures, minimumBlock: 32) { block, range in
-                product(dweight + range.lowerBound * inFeatures, source: g + range.lowerBound, weights: x,
-                        Shape(m: range.count, n: inFeatures, k: rows, sourceTransposed: true, sourceStride: outFeatures,
-                              weightsTransposed: false, weightsStride: inFeatures, destinationStride: inFeatures, accumulate: true),
-                        block: block)
-                if let dbias { addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
-            }
+        weightGradientBlocks(outFeatures: outFeatures, inFeatures: inFeatures) { block, o, i in
+            product(dweight + o.lowerBound * inFeatures + i.lowerBound, source: g + o.lowerBound, weights: x + i.lowerBound,
+                    Shape(m: o.count, n: i.count, k: rows, sourceTransposed: true, sourceStride: outFeatures,
+                          weightsTransposed: false, weightsStride: inFeatures, destinationStride: inFeatures, accumulate: true),
+                    block: block)
+        }
+        if let dbias {
+            parallelBlocks(outFeatures, minimumBlock: 32) { range in addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
         }
     }
 

@@ -17,37 +17,29 @@ public func linearBackward(
         }
     }
     // out = inp · weightᵀ  →  dweight (out, in) += doutᵀ (out, rows) · inp (rows, in): one GEMM over all rows,
-    // split into fixed blocks of dweight so every element has one owner. Each block's GEMM packs
-    // the whole of the other operand again, so the split runs along the wider side: then what is
-    // packed again is the narrower of dout and inp (an FFN output layer's 1,536-wide input is not
-    // packed eight times over).
-    if WeightGradientSplit(inFeatures: inFeatures, outFeatures: outFeatures) == .inputs {
-        parallelBlocks(inFeatures, minimumBlock: 32) { range in
-            let i = range.lowerBound
-            sgemm(dweight + i, dout, inp + i, m: outFeatures, n: range.count, k: rows,
-                  transA: true, transB: false, beta: 1, lda: outFeatures, ldb: inFeatures, ldc: inFeatures)
-        }
-        // out = … + bias  →  dbias (out) += Σ_rows dout.
-        if let dbias {
-            parallelBlocks(outFeatures, minimumBlock: 32) { range in
-                addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures)
-            }
-        }
-    } else {
-        parallelBlocks(outFeatures, minimumBlock: 32) { range in
-            let o = range.lowerBound
-            sgemm(dweight + o * inFeatures, dout + o, inp, m: range.count, n: inFeatures, k: rows,
-                  transA: true, transB: false, beta: 1, lda: outFeatures)
-            if let dbias { addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
-        }
+    // in fixed blocks of dweight so every element has one owner.
+    weightGradientBlocks(outFeatures: outFeatures, inFeatures: inFeatures) { _, o, i in
+        sgemm(dweight + o.lowerBound * inFeatures + i.lowerBound, dout + o.lowerBound, inp + i.lowerBound,
+              m: o.count, n: i.count, k: rows, transA: true, transB: false, beta: 1, lda: outFeatures, ldb: inFeatures, ldc: inFeatures)
+    }
+    // out = … + bias  →  dbias (out) += Σ_rows dout, each column summed by one owner in row order.
+    if let dbias {
+        parallelBlocks(outFeatures, minimumBlock: 32) { range in addColumnSums(dbias, dout, rows: rows, columns: range, stride: outFeatures) }
     }
 }
 
-/// Which side of a weight gradient (out, in) its fixed blocks run along: the wider one, so that
-/// what every block's product packs again (the whole of the other operand) is the narrower.
-public enum WeightGradientSplit: Equatable {
-    case inputs, outputs
-    public init(inFeatures: Int, outFeatures: Int) { self = inFeatures > outFeatures ? .inputs : .outputs }
+/// A weight gradient (out, in) in fixed blocks (`parallelBlocks`: the same on any thread count) along
+/// its wider side. Each block's product packs the whole of the other operand again, so this way what
+/// is packed again is the narrower of the two (an FFN output layer's 1,536-wide input is not packed
+/// eight times a step). `body` gets the block's index and its output and input features.
+@inline(__always)
+public func weightGradientBlocks(outFeatures: Int, inFeatures: Int,
+                                 _ body: (_ block: Int, _ outputs: Range<Int>, _ inputs: Range<Int>) -> Void) {
+    if inFeatures > outFeatures {
+        parallelBlocks(inFeatures, minimumBlock: 32) { block, range in body(block, 0..<outFeatures, range) }
+    } else {
+        parallelBlocks(outFeatures, minimumBlock: 32) { block, range in body(block, range, 0..<inFeatures) }
+    }
 }
 
 /// sums[j] += Σ_r matrix[r, j] for j in `columns` of a (rows, stride) row-major matrix: a bias's

@@ -64,25 +64,18 @@ public final class AdamW {
                                         gradientScale: gradientScale)
             let state = AdamWPointers(theta: s.values, g: s.gradients,
                                       m: firstMoment.pointer + offsets[index], v: secondMoment.pointer + offsets[index])
-            if let tracked = s.nonzeroRows {
-                if tracked.rows != nil {
-                    // Rows without gradient get the update with g = 0, without reading g or zeroing it again.
-                    parallelFor(s.count, minimumPerThread: 1 << 15) { range in
-                        var i = range.lowerBound
-                        for run in tracked.touchedRuns(in: range) {
-                            step.apply(state, i..<run.lowerBound, zeroGradient: true)
-                            step.apply(state, run)
-                            i = run.upperBound
-                        }
-                        step.apply(state, i..<range.upperBound, zeroGradient: true)
-                    }
-                } else {
-                    parallelFor(s.count, minimumPerThread: 1 << 15) { range in step.apply(state, range) }
+            // Where the segment tracks its nonzero rows, the others get the update with g = 0,
+            // without reading g or zeroing it again.
+            parallelFor(s.count, minimumPerThread: 1 << 15) { range in
+                var i = range.lowerBound
+                for run in s.nonzeroRows?.touchedRuns(in: range) ?? [range] {
+                    step.apply(state, i..<run.lowerBound, zeroGradient: true)
+                    step.apply(state, run)
+                    i = run.upperBound
                 }
-                tracked.clear()
-            } else {
-                parallelFor(s.count, minimumPerThread: 1 << 15) { range in step.apply(state, range) }
+                step.apply(state, i..<range.upperBound, zeroGradient: true)
             }
+            s.nonzeroRows?.clear()
         }
     }
 }
