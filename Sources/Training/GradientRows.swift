@@ -20,23 +20,23 @@ public final class GradientRows {
 
     /// A backward added into these rows (each in 0..<count).
     public func add(_ touched: UnsafePointer<Int32>, count n: Int) {
-        guard var rows else { return }
-        for r in rows { marks[r] = true }
+        guard let known = rows else { return }
+        for r in known { marks[r] = true }
         for i in 0..<n {
             let r = Int(touched[i])
             precondition(r >= 0 && r < count, "gradient row \(r) outside 0..<\(count)")
             marks[r] = true
         }
-        rows.removeAll(keepingCapacity: true)
-        for r in 0..<count where marks[r] { rows.append(r); marks[r] = false }
-        self.rows = rows
+        var union: [Int] = []
+        for r in 0..<count where marks[r] { union.append(r); marks[r] = false }
+        rows = union
     }
 
     /// A backward may have added into any row (a tied output layer).
     public func addAll() { rows = nil }
 
     /// The optimiser consumed the gradient: every row is zero again.
-    public func clear() { rows = rows.map { r in var r = r; r.removeAll(keepingCapacity: true); return r } ?? [] }
+    public func clear() { rows = [] }
 
     /// The runs of rows to read within the flat range `range` of the table: each range of values
     /// covers touched rows only, in ascending order (nil rows: the whole range, one run).
