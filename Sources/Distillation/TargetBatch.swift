@@ -72,19 +72,20 @@ public final class TargetBatch {
         }
         guard plan.studentTokenizer == nil else { return fillLogits(sequences) }
         // Each value is written once: copied, or zeroed where it pads (no zeroing pass first).
+        let seq = seq
         for (l, buffer) in hidden {
-            for (b, s) in sequences.enumerated() {
+            onAllThreads(sequences) { b, s in
                 copy(s.hidden[l], into: buffer.pointer + b * seq * c, slot: seq * c, what: "hidden layer \(l)", sequence: s)
             }
         }
         for (l, buffer) in relations {
-            for (b, s) in sequences.enumerated() {
+            onAllThreads(sequences) { b, s in
                 copy(s.relations[l], into: buffer.pointer + b * seq * 3 * c, slot: seq * 3 * c, what: "relations layer \(l)", sequence: s)
             }
         }
         for (l, buffer) in attention {
             // Cached (H, n, n) per sequence → padded (H, T, T).
-            for (b, s) in sequences.enumerated() {
+            onAllThreads(sequences) { b, s in
                 let n = s.attention[l] == nil ? 0 : s.length
                 for head in 0..<h {
                     let block = buffer.pointer + (b * h + head) * seq * seq
@@ -122,6 +123,14 @@ public final class TargetBatch {
         precondition(seq <= maxSeq, "sequence of \(seq) tokens beyond the batch buffers' \(maxSeq)")
         tokens = input.attentionMask.reduce(0) { $0 + Int($1) }
         fillLabels(sequences)
+    }
+
+    /// `body(b, sequence)` for every sequence of the batch, spread over the threads: the targets are
+    /// tens of MB a step, and the trainer's other threads would otherwise wait while one copies them.
+    private func onAllThreads(_ sequences: [CachedSequence], _ body: (Int, CachedSequence) -> Void) {
+        parallelFor(sequences.count) { range in
+            for b in range { body(b, sequences[b]) }
+        }
     }
 
     /// Copies a sequence's values to the start of its slot and zeroes the rest of the slot (padding).

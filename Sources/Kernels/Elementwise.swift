@@ -7,6 +7,14 @@ public func addInPlace(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<
     }
 }
 
+/// out (n) = 0 on all threads: the training graph zeroes hundreds of MB of gradient buffers a step,
+/// and one thread's memset left the other cores idle for it.
+public func zeroFill(_ out: UnsafeMutablePointer<Float>, count: Int) {
+    parallelFor(count, minimumPerThread: 1 << 16) { range in
+        (out + range.lowerBound).update(repeating: 0, count: range.count)
+    }
+}
+
 /// out (n) = tanh(inp (n)): BERT's pooler activation.
 public func tanhForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, count: Int) {
     for i in 0..<count { out[i] = tanhf(inp[i]) }

@@ -296,14 +296,14 @@ public final class BertTrainingGraph {
     /// Zeroes the used part of every gradient seed.
     private func zeroSeeds() {
         let n = rows
-        for l in 0...layerCount { hiddenStateGradient(layer: l).update(repeating: 0, count: n * c) }
+        for l in 0...layerCount { zeroFill(hiddenStateGradient(layer: l), count: n * c) }
         for l in 0..<layerCount {
-            attentionProbabilitiesGradient(layer: l + 1).update(repeating: 0, count: batch * heads * seq * seq)
-            projectionsGradient(layer: l + 1).update(repeating: 0, count: n * 3 * c)
+            zeroFill(attentionProbabilitiesGradient(layer: l + 1), count: batch * heads * seq * seq)
+            zeroFill(projectionsGradient(layer: l + 1), count: n * 3 * c)
         }
-        if layout.heads.pooler { dPooled.pointer.update(repeating: 0, count: batch * c) }
-        if labels > 0 { dLogits.pointer.update(repeating: 0, count: batch * labels) }
-        if layout.heads.maskedLM { dMLMLogits.pointer.update(repeating: 0, count: mlmRows.count * vocab) }
+        if layout.heads.pooler { zeroFill(dPooled.pointer, count: batch * c) }
+        if labels > 0 { zeroFill(dLogits.pointer, count: batch * labels) }
+        if layout.heads.maskedLM { zeroFill(dMLMLogits.pointer, count: mlmRows.count * vocab) }
     }
 
     /// Records the MLM rows and grows the head's buffers when there are more rows than ever before.
@@ -353,18 +353,18 @@ public final class BertTrainingGraph {
             let m = mlmRows.count
             // logits = normed · word_embeddingsᵀ + bias  →  the tied decoder adds into the word-embedding gradient.
             wordEmbeddingRows.addAll()
-            dMLMNormed.pointer.update(repeating: 0, count: m * c)
+            zeroFill(dMLMNormed.pointer, count: m * c)
             products.backward(dMLMNormed.pointer, g[layout.wordEmbeddings], g[layout.mlmBias!], dMLMLogits.pointer,
                            mlmNormed.pointer, p[layout.wordEmbeddings], rows: m, inFeatures: c, outFeatures: vocab)
             // normed = LayerNorm(activation)
-            dMLMActivation.pointer.update(repeating: 0, count: m * c)
+            zeroFill(dMLMActivation.pointer, count: m * c)
             layerNormBackward(dMLMActivation.pointer, g[layout.mlmNormWeight!], g[layout.mlmNormBias!], dMLMNormed.pointer,
                               mlmActivation.pointer, p[layout.mlmNormWeight!], mlmMean.pointer, mlmRstd.pointer, rows: m, dim: c)
             // activation = gelu(pre)
-            dMLMPre.pointer.update(repeating: 0, count: m * c)
+            zeroFill(dMLMPre.pointer, count: m * c)
             geluBackward(dMLMPre.pointer, mlmPre.pointer, dMLMActivation.pointer, count: m * c)
             // pre = gathered · Wtᵀ + bt
-            dMLMGather.pointer.update(repeating: 0, count: m * c)
+            zeroFill(dMLMGather.pointer, count: m * c)
             products.backward(dMLMGather.pointer, g[layout.mlmTransformWeight!], g[layout.mlmTransformBias!], dMLMPre.pointer,
                            mlmGather.pointer, p[layout.mlmTransformWeight!], rows: m, inFeatures: c, outFeatures: c)
             // gathered[i] = h[rows[i]]  →  scatter-add (rows may repeat)
@@ -376,20 +376,20 @@ public final class BertTrainingGraph {
         if let weight = layout.classifierWeight, let bias = layout.classifierBias {
             // logits = dropout(pooled) · Wcᵀ + bc
             let dInput = drop ? dClassifierInput.pointer : dPooled.pointer
-            if drop { dInput.update(repeating: 0, count: batch * c) }
+            if drop { zeroFill(dInput, count: batch * c) }
             products.backward(dInput, g[weight], g[bias], dLogits.pointer, drop ? classifierInput.pointer : pooledBuffer.pointer,
                            p[weight], rows: batch, inFeatures: c, outFeatures: labels)
             if drop { dropoutBackward(dPooled.pointer, dInput, classifierKeep.pointer, count: batch * c) }
         }
         if let weight = layout.poolerWeight, let bias = layout.poolerBias {
             // pooled = act(pre), tanh or ReLU, from the saved output
-            dPooledPre.pointer.update(repeating: 0, count: batch * c)
+            zeroFill(dPooledPre.pointer, count: batch * c)
             switch layout.config.family.poolerActivation {
             case .tanh: tanhBackward(dPooledPre.pointer, dPooled.pointer, pooledBuffer.pointer, count: batch * c)
             case .relu: reluBackward(dPooledPre.pointer, dPooled.pointer, pooledBuffer.pointer, count: batch * c)
             }
             // pre = h[CLS] · Wpᵀ + bp
-            dPoolerInput.pointer.update(repeating: 0, count: batch * c)
+            zeroFill(dPoolerInput.pointer, count: batch * c)
             products.backward(dPoolerInput.pointer, g[weight], g[bias], dPooledPre.pointer, poolerInput.pointer, p[weight],
                            rows: batch, inFeatures: c, outFeatures: c)
             // poolerInput[b] = h[b, 0]
@@ -405,28 +405,28 @@ public final class BertTrainingGraph {
             let dRes2 = dResidual2.pointer, dRes1 = dResidual1.pointer
 
             // out = LayerNorm(res2)
-            dRes2.update(repeating: 0, count: n * c)
+            zeroFill(dRes2, count: n * c)
             layerNormBackward(dRes2, g[w.outputNormWeight], g[w.outputNormBias], dout, res2, p[w.outputNormWeight],
                               mean2.pointer + i * tokens, rstd2.pointer + i * tokens, rows: n, dim: c)
             // res2 = dropout(ffnOut) + norm1  →  dffnOut = dres2 ⊙ keep; dnorm1 = dres2 (accumulates in dRes2 below)
             var dFFNOut = dRes2
             if drop {
                 dFFNOut = dBranch.pointer
-                dFFNOut.update(repeating: 0, count: n * c)
+                zeroFill(dFFNOut, count: n * c)
                 dropoutBackward(dFFNOut, dRes2, outputKeep.pointer + i * layerSlot, count: n * c)
             }
             // ffnOut = act · Woutᵀ + bout
-            dFFNActivation.pointer.update(repeating: 0, count: n * inner)
+            zeroFill(dFFNActivation.pointer, count: n * inner)
             products.backward(dFFNActivation.pointer, g[w.outputWeight], g[w.outputBias], dFFNOut, act, p[w.outputWeight],
                            rows: n, inFeatures: inner, outFeatures: c)
             // act = gelu(pre)
-            dFFNPre.pointer.update(repeating: 0, count: n * inner)
+            zeroFill(dFFNPre.pointer, count: n * inner)
             geluBackward(dFFNPre.pointer, pre, dFFNActivation.pointer, count: n * inner)
             // pre = norm1 · Wiᵀ + bi  →  dnorm1 += dpre · Wi (dRes2 now holds dnorm1)
             products.backward(dRes2, g[w.intermediateWeight], g[w.intermediateBias], dFFNPre.pointer, nrm1, p[w.intermediateWeight],
                            rows: n, inFeatures: c, outFeatures: inner)
             // norm1 = LayerNorm(res1)
-            dRes1.update(repeating: 0, count: n * c)
+            zeroFill(dRes1, count: n * c)
             layerNormBackward(dRes1, g[w.attentionNormWeight], g[w.attentionNormBias], dRes2, res1, p[w.attentionNormWeight],
                               mean1.pointer + i * tokens, rstd1.pointer + i * tokens, rows: n, dim: c)
             // res1 = dropout(attnOut) + x  →  dx += dres1; dattnOut = dres1 ⊙ keep
@@ -434,11 +434,11 @@ public final class BertTrainingGraph {
             var dAttentionOut = dRes1
             if drop {
                 dAttentionOut = dBranch.pointer
-                dAttentionOut.update(repeating: 0, count: n * c)
+                zeroFill(dAttentionOut, count: n * c)
                 dropoutBackward(dAttentionOut, dRes1, attentionKeep.pointer + i * layerSlot, count: n * c)
             }
             // attnOut = ctx · Woᵀ + bo
-            dContext.pointer.update(repeating: 0, count: n * c)
+            zeroFill(dContext.pointer, count: n * c)
             products.backward(dContext.pointer, g[w.attentionOutWeight], g[w.attentionOutBias], dAttentionOut, ctx,
                            p[w.attentionOutWeight], rows: n, inFeatures: c, outFeatures: c)
             // ctx = dropout(softmax(q kᵀ / √d)) · v  →  dqkv (seed of this layer's projections) and dprobs (its probabilities' seed)
@@ -454,11 +454,11 @@ public final class BertTrainingGraph {
         var dNorm = dh0
         if drop {
             dNorm = dBranch.pointer
-            dNorm.update(repeating: 0, count: n * c)
+            zeroFill(dNorm, count: n * c)
             dropoutBackward(dNorm, dh0, embeddingKeep.pointer, count: n * c)
         }
         let dSum = dResidual1.pointer
-        dSum.update(repeating: 0, count: n * c)
+        zeroFill(dSum, count: n * c)
         layerNormBackward(dSum, g[layout.embeddingNormWeight], g[layout.embeddingNormBias], dNorm, embeddingSum.pointer,
                           p[layout.embeddingNormWeight], embeddingMean.pointer, embeddingRstd.pointer, rows: n, dim: c)
         // embeddingSum = word[ids] + position[positions] + tokenType[types]

@@ -150,6 +150,23 @@ final class KernelReferenceTests: XCTestCase {
         parallelFor(1001) { range in for i in range { counts[i] += 1 } }
         XCTAssertEqual((0..<1001).filter { counts[$0] != 1 }, [])
     }
+
+    /// zeroFill writes +0 to exactly its range, on 1–3 threads, below and above the size it splits at.
+    func testZeroFillZeroesExactlyItsRange() {
+        defer { Threads.configure(1) }
+        for threads in 1...3 {
+            Threads.configure(threads)
+            for count in [0, 1, 17, 1 << 16, (1 << 17) + 5, 3 << 17] {
+                let buffer = FloatBuffer(count: count + 2, zeroed: false)
+                buffer.pointer.update(repeating: -1, count: count + 2)
+                zeroFill(buffer.pointer + 1, count: count)
+                XCTAssertEqual(buffer[0], -1)
+                XCTAssertEqual(buffer[count + 1], -1, "\(threads) threads, \(count) values: wrote past the end")
+                XCTAssertTrue((1...max(1, count)).allSatisfy { count == 0 || buffer[$0].bitPattern == 0 },
+                              "\(threads) threads, \(count) values: not every value is +0")
+            }
+        }
+    }
 }
 
 final class SeededGeneratorTests: XCTestCase {
