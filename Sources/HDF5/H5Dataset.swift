@@ -153,11 +153,15 @@ public final class H5Dataset: H5Object {
                 }
             }
         case .float16, .bfloat16:
-            var bits = [UInt16](repeating: 0, count: buffer.count)
-            try readRows(range, site, operation) { memory, fileSpace in
-                try elementType.withDatatype(stored: true, site) { type in
-                    H5Dread(id, type, memory, fileSpace, h5Default, &bits)
+            // H5Dread writes every value or fails, so the bits need no zeroing first (a pass over
+            // fresh pages on the cache reader's thread, beside the trainer's).
+            let bits = try [UInt16](unsafeUninitializedCapacity: buffer.count) { bits, count in
+                try readRows(range, site, operation) { memory, fileSpace in
+                    try elementType.withDatatype(stored: true, site) { type in
+                        H5Dread(id, type, memory, fileSpace, h5Default, bits.baseAddress)
+                    }
                 }
+                count = bits.count
             }
             let floats = UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: Float.self)
             bits.withUnsafeBufferPointer {
