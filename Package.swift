@@ -74,7 +74,7 @@ let package = Package(
         .target(name: "ShellWords"),
         .target(name: "SchemaValidation", dependencies: ["BoundedYAML", "JSON", "Yams"]),
         .target(name: "Reports"),
-        .target(name: "Pipelines", dependencies: ["Distillation", "TeacherCache", "Bert", "Kernels", "Datasets", "Tokenization", "Reports", "Hashing", "ShellWords",
+        .target(name: "Pipelines", dependencies: ["Distillation", "Training", "TeacherCache", "Bert", "Kernels", "Datasets", "Tokenization", "Reports", "Hashing", "ShellWords",
                                                   "SchemaValidation", .product(name: "Logging", package: "swift-log"), "Yams"]),
         .target(name: "Benchmarks", dependencies: ["Bert", "Kernels", "Datasets", "TeacherCache", "Distillation",
                                                    .product(name: "Logging", package: "swift-log")]),

@@ -88,7 +88,7 @@ public struct Pipeline: Sendable {
         public var account: String?
         /// Training-split shards cached side by side (default 1), then merged.
         public var shards: Int?
-        /// Most students per students task (default: every student sharing a cache pass).
+        /// Most students per students task (default: as many of those sharing a cache pass as fit in memory, `StudentMemory`).
         public var studentsPerTask: Int?
         enum CodingKeys: String, CodingKey {
             case cpus, memoryGB = "memory_gb", timeMinutes = "time_minutes", partition, account, shards, studentsPerTask = "students_per_task"

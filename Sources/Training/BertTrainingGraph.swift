@@ -154,6 +154,13 @@ public final class BertTrainingGraph {
         ids.deallocate(); types.deallocate(); mask.deallocate(); positions.deallocate()
     }
 
+    /// Floats `init` allocates in (B, H, T, T) buffers: every layer's probabilities, their dropout
+    /// mask and their gradient, and one layer's dropped probabilities and score gradient. They grow
+    /// with T², unlike the rest, and are most of the graph at long sequences (`StudentMemory`).
+    public static func attentionFloats(layers: Int, heads: Int, maxBatch: Int, maxSeq: Int, dropout: Float) -> Int {
+        maxBatch * heads * maxSeq * maxSeq * (dropout > 0 ? 3 * layers + 2 : 2 * layers + 1)
+    }
+
     // MARK: activations (valid after forward)
 
     var rows: Int { batch * seq }

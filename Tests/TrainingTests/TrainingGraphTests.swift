@@ -268,6 +268,31 @@ final class TrainingGraphTests: XCTestCase {
         XCTAssertEqual(Set(pad), [0], "padding_idx row")
     }
 
+    // MARK: memory
+
+    /// `attentionFloats` (what `StudentMemory` counts as growing with the square of the length) is
+    /// every buffer of the graph that grows fourfold when the length doubles, with and without
+    /// dropout; every other buffer at most doubles.
+    func testAttentionFloatsAreTheBuffersThatGrowWithTheSquareOfTheLength() throws {
+        let model = try BertModel.load(directory: Self.fixtures.appendingPathComponent("tiny-cls"))
+        let heads = model.config.numAttentionHeads, layers = model.config.numHiddenLayers
+        func buffers(_ seq: Int, _ dropout: Float) -> [(name: String, count: Int)] {
+            let graph = BertTrainingGraph(layout: model.layout, maxBatch: 3, maxSeq: seq, dropout: dropout)
+            return Mirror(reflecting: graph).children.compactMap { child in (child.value as? FloatBuffer).map { (child.label ?? "?", $0.count) } }
+        }
+        for dropout: Float in [0, 0.1] {
+            let short = buffers(7, dropout), long = buffers(14, dropout)
+            XCTAssertEqual(short.map(\.name), long.map(\.name))
+            var squared = 0
+            for (a, b) in zip(short, long) where a.count > 0 {
+                XCTAssertTrue(b.count == 4 * a.count || b.count <= 2 * a.count, "\(a.name): \(a.count) → \(b.count) floats")
+                if b.count == 4 * a.count { squared += b.count }
+            }
+            XCTAssertEqual(squared, BertTrainingGraph.attentionFloats(layers: layers, heads: heads, maxBatch: 3, maxSeq: 14, dropout: dropout),
+                           "dropout \(dropout)")
+        }
+    }
+
     // MARK: helpers
 
     private func fixtureInput(_ file: SafeTensorsFile) throws -> BertInput {
