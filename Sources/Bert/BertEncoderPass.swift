@@ -30,17 +30,16 @@ public enum BertEncoderPass {
         }
     }
 
-    /// A layer's dropout (training only): the probability, the keep masks of the attention
-    /// probabilities (B, H, T, T), of the attention output and of the FFN output (N, C), and scratch
-    /// for the dropped probabilities (B, H, T, T).
+    /// A layer's dropout (training only): the attention probabilities' (its probability and seed;
+    /// the backward draws the same masks again), and the keep masks of the attention output and of
+    /// the FFN output (N, C).
     public struct LayerDropout {
-        public var probability: Float
-        public var probsKeep, droppedProbs, attentionKeep, outputKeep: UnsafeMutablePointer<Float>
+        public var attention: AttentionDropout
+        public var attentionKeep, outputKeep: UnsafeMutablePointer<Float>
+        public var probability: Float { attention.probability }
 
-        public init(probability: Float, probsKeep: UnsafeMutablePointer<Float>, droppedProbs: UnsafeMutablePointer<Float>,
-                    attentionKeep: UnsafeMutablePointer<Float>, outputKeep: UnsafeMutablePointer<Float>) {
-            self.probability = probability; self.probsKeep = probsKeep; self.droppedProbs = droppedProbs
-            self.attentionKeep = attentionKeep; self.outputKeep = outputKeep
+        public init(attention: AttentionDropout, attentionKeep: UnsafeMutablePointer<Float>, outputKeep: UnsafeMutablePointer<Float>) {
+            self.attention = attention; self.attentionKeep = attentionKeep; self.outputKeep = outputKeep
         }
     }
 
@@ -74,8 +73,8 @@ public enum BertEncoderPass {
                          rows: batch * seq, dim: c, eps: config.layerNormEps)
     }
 
-    /// One encoder layer: x (N, C) → out (N, C). With `dropout`, its three sites draw their seeds
-    /// from `seeds` in order (attention probabilities, attention output, FFN output). The four
+    /// One encoder layer: x (N, C) → out (N, C). With `dropout`, the attention probabilities use its
+    /// seed, and the attention output and FFN output draw theirs from `seeds` in that order. The four
     /// matrix products run as `products` says (training), or with the weights packed once when
     /// `packed` is given (inference); either bf16 way they take bf16 inputs and accumulate in fp32.
     public static func layer(_ w: BertLayout.Layer, _ p: BertParameters, x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
@@ -93,8 +92,7 @@ public enum BertEncoderPass {
         // Self-attention: qkv = x · Wqkvᵀ + bqkv; context = dropout(softmax(q kᵀ / √d)) · v per head.
         linear(b.qkv, x, w.qkvWeight, w.qkvBias, packed?.qkv, inFeatures: c, outFeatures: 3 * c)
         if let dropout {
-            attentionForward(b.context, b.probs, dropout.probsKeep, dropout.droppedProbs, b.qkv, mask,
-                             dropout: dropout.probability, seed: seeds.next(), batch: batch, seq: seq, hidden: c, heads: heads)
+            attentionForward(b.context, b.probs, b.qkv, mask, dropout: dropout.attention, batch: batch, seq: seq, hidden: c, heads: heads)
         } else {
             attentionForward(b.context, b.probs, b.qkv, mask, batch: batch, seq: seq, hidden: c, heads: heads)
         }

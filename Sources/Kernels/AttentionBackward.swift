@@ -1,33 +1,49 @@
-/// `attentionForward` with inverted dropout on the attention probabilities, for training (as Hugging
-/// Face's BertSelfAttention: dropout after the softmax, before the product with v).
+/// Dropout of the attention probabilities (training; as Hugging Face's BertSelfAttention: after the
+/// softmax, before the product with v). Head (b, h) keeps element i when stream b·H + h of `seed`
+/// says so (`dropoutMask`): the mask depends on nothing else, so the backward draws it again rather
+/// than keeping (B, H, T, T) of it from the forward.
+public struct AttentionDropout: Sendable {
+    public var probability: Float, seed: UInt64
+    public init(probability: Float, seed: UInt64) {
+        precondition(probability >= 0 && probability < 1, "dropout probability \(probability) outside [0, 1)")
+        self.probability = probability; self.seed = seed
+    }
+
+    /// keep (T·T) of head `bh`: 0 where dropped, else 1 / (1 - p).
+    @inline(__always)
+    public func mask(_ keep: UnsafeMutablePointer<Float>, head bh: Int, count: Int) {
+        dropoutMask(keep, count: count, probability: probability, seed: seed, stream: UInt64(bh))
+    }
+}
+
+/// `attentionForward` with inverted dropout on the attention probabilities, for training.
 /// qkv (B, T, 3C) fused [q | k | v]; mask (B, T) 1 = real token;
 /// probs (B, H, T, T) the softmax, kept BEFORE dropout (distillation losses read them);
-/// keep (B, H, T, T) = 0 with probability p, else 1 / (1 - p), saved for backward;
-/// dropped (B, H, T, T) scratch: probs ⊙ keep, what multiplies v; ctx (B, T, C) = dropped · v.
-/// Randomness: head (b, h) is dropout stream b·H + h of `seed` (`dropoutMask`), whatever the thread count.
+/// ctx (B, T, C) = (probs ⊙ keep) · v, keep = 0 with probability p, else 1 / (1 - p) (`AttentionDropout`).
+/// Each worker stages one head's mask and dropped probabilities in scratch of its own.
 public func attentionForward(
     _ ctx: UnsafeMutablePointer<Float>, _ probs: UnsafeMutablePointer<Float>,
-    _ keep: UnsafeMutablePointer<Float>, _ dropped: UnsafeMutablePointer<Float>,
-    _ qkv: UnsafePointer<Float>, _ mask: UnsafePointer<Int32>,
-    dropout probability: Float, seed: UInt64,
+    _ qkv: UnsafePointer<Float>, _ mask: UnsafePointer<Int32>, dropout: AttentionDropout,
     batch: Int, seq: Int, hidden: Int, heads: Int
 ) {
-    precondition(probability >= 0 && probability < 1, "dropout probability \(probability) outside [0, 1)")
     let d = hidden / heads, stride3 = 3 * hidden, tt = seq * seq
     let scale = 1 / Float(d).squareRoot()
     parallelFor(batch * heads) { range in
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * tt)
+        defer { scratch.deallocate() }
+        let kp = scratch, dp = scratch + tt
         for bh in range {
             let b = bh / heads, h = bh % heads
             let q = qkv + b * seq * stride3 + h * d
             let k = q + hidden, v = q + 2 * hidden
-            let p = probs + bh * tt, kp = keep + bh * tt, dp = dropped + bh * tt
+            let p = probs + bh * tt
             // scores (T, T) = scale · q (T, d) · kᵀ (d, T), then the masked softmax per row
             sgemm(p, q, k, m: seq, n: seq, k: d, transA: false, transB: true,
                   alpha: scale, lda: stride3, ldb: stride3, ldc: seq)
             let m = mask + b * seq
             for t in 0..<seq { softmaxRowMasked(p + t * seq, m, count: seq) }
             // dropped = probs ⊙ keep
-            dropoutMask(kp, count: tt, probability: probability, seed: seed, stream: UInt64(bh))
+            dropout.mask(kp, head: bh, count: tt)
             for i in 0..<tt { dp[i] = p[i] * kp[i] }
             // ctx (T, d) = dropped (T, T) · v (T, d)
             sgemm(ctx + b * seq * hidden + h * d, dp, v, m: seq, n: d, k: seq, transA: false, transB: false,
@@ -37,8 +53,8 @@ public func attentionForward(
 }
 
 /// Backward of `attentionForward` (either form).
-/// dctx (B, T, C); qkv (B, T, 3C) and probs (B, H, T, T) as the forward saved them; keep (B, H, T, T)
-/// the dropout mask, nil when the forward ran without dropout.
+/// dctx (B, T, C); qkv (B, T, 3C) and probs (B, H, T, T) as the forward saved them; `dropout` the
+/// forward's (its masks drawn again), nil when the forward ran without dropout.
 /// dprobs (B, H, T, T) holds on entry a gradient w.r.t. the (undropped) probabilities from outside,
 /// e.g. a distillation loss on attention maps, or zeros; the part that flows from ctx is ADDED, so on
 /// return it holds the total gradient w.r.t. probs.
@@ -46,20 +62,22 @@ public func attentionForward(
 /// No mask is needed: masked keys have probability exactly 0, so the softmax backward gives them 0.
 public func attentionBackward(
     _ dqkv: UnsafeMutablePointer<Float>, _ dprobs: UnsafeMutablePointer<Float>, _ dscores: UnsafeMutablePointer<Float>,
-    _ dctx: UnsafePointer<Float>, _ qkv: UnsafePointer<Float>, _ probs: UnsafePointer<Float>, _ keep: UnsafePointer<Float>?,
+    _ dctx: UnsafePointer<Float>, _ qkv: UnsafePointer<Float>, _ probs: UnsafePointer<Float>, dropout: AttentionDropout?,
     batch: Int, seq: Int, hidden: Int, heads: Int
 ) {
     let d = hidden / heads, stride3 = 3 * hidden, tt = seq * seq
     let scale = 1 / Float(d).squareRoot()
     parallelFor(batch * heads) { range in
+        let kp = UnsafeMutablePointer<Float>.allocate(capacity: dropout == nil ? 1 : tt)
+        defer { kp.deallocate() }
         for bh in range {
             let b = bh / heads, h = bh % heads
             let q = qkv + b * seq * stride3 + h * d, k = q + hidden, v = q + 2 * hidden
             let dq = dqkv + b * seq * stride3 + h * d, dk = dq + hidden, dv = dq + 2 * hidden
             let p = probs + bh * tt, dp = dprobs + bh * tt, ds = dscores + bh * tt
             let dc = dctx + b * seq * hidden + h * d
-            if let keep {
-                let kp = keep + bh * tt
+            if let dropout {
+                dropout.mask(kp, head: bh, count: tt)
                 // ctx = dropped · v  →  dv (T, d) += droppedᵀ (T, T) · dctx (T, d), dropped = probs ⊙ keep staged in ds
                 for i in 0..<tt { ds[i] = p[i] * kp[i] }
                 sgemm(dv, ds, dc, m: seq, n: d, k: seq, transA: true, transB: false, beta: 1,

@@ -11,18 +11,17 @@ enum StudentMemory {
     /// teacher targets and work buffers (~40 floats per token, width and layer); and what grows
     /// with the square of the length: the graph's attention buffers (`BertTrainingGraph.attentionFloats`)
     /// and the teacher's attention targets, for the batch in use and the one read ahead.
-    /// 0.67 GiB for a 3-layer 384-wide student of a 30k-word model at 32 × 64 tokens, where 15 such
+    /// 0.65 GiB for a 3-layer 384-wide student of a 30k-word model at 32 × 64 tokens, where 15 such
     /// students of the seed study measured 9.6 GiB resident together (0.64 GiB each). At 32 × 512
-    /// tokens the squared terms are 4.4 GB of its 7.7 GB. A lone student with attention KL grew from
-    /// 0.58 to 1.45 GiB resident between 32 × 32 and 32 × 128 tokens; this estimate grows by 0.81 GiB,
+    /// tokens the squared terms are 2.8 GB of its 6.1 GB. A lone student with attention KL grew from
+    /// 0.57 to 1.36 GiB resident between 32 × 32 and 32 × 128 tokens; this estimate grows by 0.73 GiB,
     /// the per-token term alone by 0.53.
     static func bytes(_ spec: TrainSpec, teacher: BertConfig, maxLength: Int) -> Int {
         guard let config = try? StudentFactory.config(for: spec.student, teacher: teacher) else { return 0 }
         let parameters = BertLayout(config: config, heads: BertHeads(pooler: true, classifierLabels: 2)).count
         let layers = config.numHiddenLayers, batch = spec.batchSize
         let activations = 4 * batch * maxLength * config.hiddenSize * 40 * layers
-        let attention = 4 * BertTrainingGraph.attentionFloats(layers: layers, heads: config.numAttentionHeads, maxBatch: batch,
-                                                             maxSeq: maxLength, dropout: spec.student.dropout)
+        let attention = 4 * BertTrainingGraph.attentionFloats(layers: layers, heads: config.numAttentionHeads, maxBatch: batch, maxSeq: maxLength)
         let teacherLayers = spec.objectives[.attentionKL] == nil ? 0
             : Set((try? spec.attentionMapping.resolve(studentLayers: layers, teacherLayers: teacher.numHiddenLayers,
                                                       includesEmbeddings: false, what: "attention"))?.map(\.teacher) ?? []).count

@@ -53,8 +53,7 @@ public final class BertTrainingGraph {
     let hidden: FloatBuffer                       // (L+1) × (N, C): layer 0 = embeddings output
     let qkv: FloatBuffer                          // L × (N, 3C)
     let probs: FloatBuffer                        // L × (B, H, T, T) before dropout
-    let probsKeep: FloatBuffer                    // L × (B, H, T, T) dropout mask
-    let droppedProbs: FloatBuffer                 // (B, H, T, T) scratch: probs ⊙ keep
+    var attentionDropout: [AttentionDropout] = [] // L: the probabilities' dropout (backward draws its masks again)
     let context: FloatBuffer                      // L × (N, C) attention output, heads concatenated
     let attentionResidual: FloatBuffer            // L × (N, C) dropout(context · Wo + bo) + x, LayerNorm 1 input
     let attentionKeep: FloatBuffer                // L × (N, C)
@@ -114,8 +113,6 @@ public final class BertTrainingGraph {
         hidden = FloatBuffer(count: (l + 1) * n * c)
         qkv = FloatBuffer(count: l * n * 3 * c)
         probs = FloatBuffer(count: l * probsStride)
-        probsKeep = FloatBuffer(count: withDropout ? l * probsStride : 0)
-        droppedProbs = FloatBuffer(count: withDropout ? probsStride : 0)
         context = FloatBuffer(count: l * n * c)
         attentionResidual = FloatBuffer(count: l * n * c)
         attentionKeep = FloatBuffer(count: withDropout ? l * n * c : 0)
@@ -154,11 +151,11 @@ public final class BertTrainingGraph {
         ids.deallocate(); types.deallocate(); mask.deallocate(); positions.deallocate()
     }
 
-    /// Floats `init` allocates in (B, H, T, T) buffers: every layer's probabilities, their dropout
-    /// mask and their gradient, and one layer's dropped probabilities and score gradient. They grow
-    /// with T², unlike the rest, and are most of the graph at long sequences (`StudentMemory`).
-    public static func attentionFloats(layers: Int, heads: Int, maxBatch: Int, maxSeq: Int, dropout: Float) -> Int {
-        maxBatch * heads * maxSeq * maxSeq * (dropout > 0 ? 3 * layers + 2 : 2 * layers + 1)
+    /// Floats `init` allocates in (B, H, T, T) buffers: every layer's probabilities and their
+    /// gradient, and one layer's score gradient (dropout's masks are drawn again, not kept). They
+    /// grow with T², unlike the rest, and are most of the graph at long sequences (`StudentMemory`).
+    public static func attentionFloats(layers: Int, heads: Int, maxBatch: Int, maxSeq: Int) -> Int {
+        maxBatch * heads * maxSeq * maxSeq * (2 * layers + 1)
     }
 
     // MARK: activations (valid after forward)
@@ -264,7 +261,10 @@ public final class BertTrainingGraph {
         }
 
         // Encoder layers, each into its own slots (backward reads them).
+        attentionDropout.removeAll(keepingCapacity: true)
         for (i, w) in layout.layers.enumerated() {
+            // The attention probabilities' seed first, then the layer draws its other two sites'.
+            if dropoutApplied { attentionDropout.append(AttentionDropout(probability: dropout, seed: siteSeeds.next())) }
             let buffers = BertEncoderPass.LayerBuffers(
                 qkv: qkv.pointer + i * tokens * 3 * c, probs: probs.pointer + i * probsStride, context: context.pointer + i * layerSlot,
                 attentionResidual: attentionResidual.pointer + i * layerSlot, norm1: norm1.pointer + i * layerSlot,
@@ -272,8 +272,8 @@ public final class BertTrainingGraph {
                 outputResidual: outputResidual.pointer + i * layerSlot,
                 mean1: mean1.pointer + i * tokens, rstd1: rstd1.pointer + i * tokens, mean2: mean2.pointer + i * tokens, rstd2: rstd2.pointer + i * tokens)
             let sites = dropoutApplied
-                ? BertEncoderPass.LayerDropout(probability: dropout, probsKeep: probsKeep.pointer + i * probsStride, droppedProbs: droppedProbs.pointer,
-                                               attentionKeep: attentionKeep.pointer + i * layerSlot, outputKeep: outputKeep.pointer + i * layerSlot)
+                ? BertEncoderPass.LayerDropout(attention: attentionDropout[i], attentionKeep: attentionKeep.pointer + i * layerSlot,
+                                               outputKeep: outputKeep.pointer + i * layerSlot)
                 : nil
             BertEncoderPass.layer(w, p, x: hiddenState(layer: i), out: hiddenState(layer: i + 1), buffers, mask: mask, batch: batch, seq: seq,
                                   dropout: sites, seeds: &siteSeeds, products: products)
@@ -451,7 +451,7 @@ public final class BertTrainingGraph {
             // ctx = dropout(softmax(q kᵀ / √d)) · v  →  dqkv (seed of this layer's projections) and dprobs (its probabilities' seed)
             let dq = projectionsGradient(layer: i + 1)
             attentionBackward(dq, attentionProbabilitiesGradient(layer: i + 1), dScores.pointer, dContext.pointer, q, pr,
-                              drop ? probsKeep.pointer + i * probsStride : nil, batch: batch, seq: seq, hidden: c, heads: heads)
+                              dropout: drop ? attentionDropout[i] : nil, batch: batch, seq: seq, hidden: c, heads: heads)
             // qkv = x · Wqkvᵀ + bqkv
             products.backward(dx, g[w.qkvWeight], g[w.qkvBias], dq, x, p[w.qkvWeight], rows: n, inFeatures: c, outFeatures: 3 * c)
         }

@@ -140,10 +140,14 @@ final class BackwardTests: XCTestCase {
         let rc = rng.floats(batch * seq * hidden), rp = rng.floats(batch * heads * seq * seq)
         var ctx = [Float](repeating: .nan, count: batch * seq * hidden)
         var probs = [Float](repeating: .nan, count: batch * heads * seq * seq)
-        var keep = [Float](repeating: .nan, count: probs.count), dropped = keep
-        if dropout > 0 {
-            attentionForward(&ctx, &probs, &keep, &dropped, qkv, mask, dropout: dropout, seed: 11,
-                             batch: batch, seq: seq, hidden: hidden, heads: heads)
+        var keep = [Float](repeating: 1, count: probs.count)
+        let sites = dropout > 0 ? AttentionDropout(probability: dropout, seed: 11) : nil
+        if let sites {
+            attentionForward(&ctx, &probs, qkv, mask, dropout: sites, batch: batch, seq: seq, hidden: hidden, heads: heads)
+            // Head (b, h) draws stream b·H + h of the seed: the mask the forward used and the backward draws again.
+            for bh in 0..<(batch * heads) {
+                keep.withUnsafeMutableBufferPointer { sites.mask($0.baseAddress! + bh * seq * seq, head: bh, count: seq * seq) }
+            }
             XCTAssertTrue(keep.contains(0) && keep.contains(1 / (1 - dropout)), "the mask drops some and keeps some")
             // The probabilities are the undropped ones, bit for bit; ctx = (probs ⊙ keep) · v.
             var plainCtx = ctx, plainProbs = probs
@@ -159,7 +163,6 @@ final class BackwardTests: XCTestCase {
             assertClose(ctx, expectedCtx, tolerance: 1e-5)
         } else {
             attentionForward(&ctx, &probs, qkv, mask, batch: batch, seq: seq, hidden: hidden, heads: heads)
-            keep = [Float](repeating: 1, count: probs.count)
         }
         func loss(_ qkv: [Double]) -> Double {
             var l = 0.0
@@ -179,8 +182,7 @@ final class BackwardTests: XCTestCase {
             return l
         }
         var dqkv = fill(qkv.count), dprobs = rp, dscores = [Float](repeating: .nan, count: probs.count)
-        attentionBackward(&dqkv, &dprobs, &dscores, rc, qkv, probs, dropout > 0 ? keep : nil,
-                          batch: batch, seq: seq, hidden: hidden, heads: heads)
+        attentionBackward(&dqkv, &dprobs, &dscores, rc, qkv, probs, dropout: sites, batch: batch, seq: seq, hidden: hidden, heads: heads)
         let expected = centralDifferences(qkv.map(Double.init), loss)
         assertGradient(unfill(dqkv), expected, "dqkv")
         // Padded keys (row 1, positions 3 and 4) get exactly no key or value gradient.

@@ -177,7 +177,12 @@ extension BertTrainingGraph {
         func read(_ p: UnsafeMutablePointer<Float>, _ count: Int) -> [Double] { (0..<count).map { Double(p[$0]) } }
         return ReferenceDropoutMasks(
             embedding: read(embeddingKeep.pointer, n * c),
-            probs: (0..<layerCount).map { read(probsKeep.pointer + $0 * probsStride, tt) },
+            probs: attentionDropout.map { sites in
+                // Drawn again as the backward draws them: head bh is stream bh of the layer's seed.
+                let keep = FloatBuffer(count: tt)
+                for bh in 0..<(batch * heads) { sites.mask(keep.pointer + bh * seq * seq, head: bh, count: seq * seq) }
+                return read(keep.pointer, tt)
+            },
             attention: (0..<layerCount).map { read(attentionKeep.pointer + $0 * tokens * c, n * c) },
             output: (0..<layerCount).map { read(outputKeep.pointer + $0 * tokens * c, n * c) },
             classifier: labels > 0 ? read(classifierKeep.pointer, batch * c) : [])

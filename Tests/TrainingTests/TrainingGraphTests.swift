@@ -288,7 +288,7 @@ final class TrainingGraphTests: XCTestCase {
                 XCTAssertTrue(b.count == 4 * a.count || b.count <= 2 * a.count, "\(a.name): \(a.count) → \(b.count) floats")
                 if b.count == 4 * a.count { squared += b.count }
             }
-            XCTAssertEqual(squared, BertTrainingGraph.attentionFloats(layers: layers, heads: heads, maxBatch: 3, maxSeq: 14, dropout: dropout),
+            XCTAssertEqual(squared, BertTrainingGraph.attentionFloats(layers: layers, heads: heads, maxBatch: 3, maxSeq: 14),
                            "dropout \(dropout)")
         }
     }
