@@ -28,7 +28,7 @@ public final class FloatBuffer: @unchecked Sendable {
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
 
-    public func zero() { pointer.update(repeating: 0, count: count) }
+    public func zero() { zeroFill(pointer, count: count) }
 
     public func toArray() -> [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 
